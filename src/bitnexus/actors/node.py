@@ -1,0 +1,483 @@
+"""The :class:`Node`: one process table, registry and set of counters.
+
+There is no module-level state: every test, server or tool builds its own
+node, so nodes never interfere (STYLE habit 13).
+
+Example::
+
+    node = Node()
+    pid = await node.start(Counter, 0, name="counter")
+    assert node.whereis("counter") == pid
+    ref = node.monitor(None, pid)      # from outside any process
+    await node.stop(pid)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Hashable, Iterator
+from typing import Any, TypeVar
+
+from bitnexus.actors.actor import Actor, Ignore
+from bitnexus.actors.info import ProcessInfo
+from bitnexus.actors.pid import Pid, Ref
+from bitnexus.actors.process import PARENT_EXIT, Process
+from bitnexus.actors.registry import Registry
+from bitnexus.actors.signals import NOPROC, NORMAL, SHUTDOWN, Down
+from bitnexus.exceptions import Misuse, NoProcess, StartError
+
+__all__ = ["Node"]
+
+_log = logging.getLogger("bitnexus.actors")
+A = TypeVar("A", bound=Actor)
+
+_node_ids = itertools.count(0)
+
+
+class Node:
+    """A BitNexus node: spawns processes and owns their table and registry.
+
+    Args:
+        loop: the event loop processes run on; by default the running loop at
+            the first spawn.
+        node_id: the first number printed in pids (``<node_id.serial.0>``).
+    """
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None, node_id: int | None = None) -> None:
+        self._loop = loop
+        self.node_id = next(_node_ids) if node_id is None else node_id
+        self._serials = itertools.count(1)
+        self._refs = itertools.count(1)
+        self._procs: dict[int, Process] = {}
+        self.registry = Registry()
+        self._current: Process | None = None
+        self._init_waiters: dict[Process, asyncio.Future[Any]] = {}
+        self._signals: deque[tuple[Process, Process | None, Any]] = deque()
+        self._delivering = False
+        self.spawned_total = 0
+        self.crashed_total = 0
+        self.exit_listeners: list[Any] = []
+        """Callables ``fn(pid, reason)`` told of every exit (metrics, admin)."""
+        self.system_pid: Pid[Any] = Pid(self.node_id, 0)
+        """Stands for 'outside any process' as the sender of exit signals."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this node's processes run on."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    # -- spawning ------------------------------------------------------------
+    def spawn(
+        self,
+        actor: type[A] | A,
+        *args: Any,
+        name: Hashable | None = None,
+        link: Pid[Any] | None = None,
+        parent: Pid[Any] | None = None,
+        trap_exit: bool = False,
+        **kwargs: Any,
+    ) -> Pid[A]:
+        """Start a process running ``actor`` and return its pid at once.
+
+        ``actor`` is an :class:`Actor` subclass (instantiated with ``*args,
+        **kwargs``) or a ready instance. ``init`` runs in the new process
+        before any message. Use :meth:`start` to wait for ``init``.
+
+        Args:
+            name: a unique registered name (raises NameTaken if taken).
+            link: link the new process to this pid (``spawn_link``).
+            parent: the supervisor or owner shown in the tree; its exit signal
+                makes a trapping child run ``terminate`` (TRP-2).
+            trap_exit: start with exits trapped.
+        """
+        instance = actor(*args, **kwargs) if isinstance(actor, type) else actor
+        if not isinstance(instance, Actor):
+            raise Misuse(f"spawn needs an Actor subclass or instance, got {type(instance).__name__}")
+        from bitnexus.actors.threaded import ThreadActor, bridge_for
+
+        if isinstance(instance, ThreadActor):
+            instance = bridge_for(instance)  # type: ignore[assignment]
+        serial = next(self._serials)
+        pid: Pid[A] = Pid(self.node_id, serial)
+        proc = Process(self, pid, instance, parent if parent is not None else link)
+        pid._proc = proc
+        instance._process = proc
+        proc.trap_exit = trap_exit
+        if name is not None:
+            self.registry.register(proc, name)
+        self._procs[serial] = proc
+        self.spawned_total += 1
+        if link is not None:
+            self.link(pid, link)
+        proc.start()
+        return pid
+
+    def spawn_link(self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any) -> Pid[A]:
+        """:meth:`spawn` and link to ``link_to`` in one step (LNK-1)."""
+        return self.spawn(actor, *args, link=link_to, **kwargs)
+
+    def spawn_monitor(
+        self, actor: type[A] | A, *args: Any, watcher: Pid[Any] | None, **kwargs: Any
+    ) -> tuple[Pid[A], Ref]:
+        """:meth:`spawn` and monitor the new process from ``watcher``."""
+        pid = self.spawn(actor, *args, **kwargs)
+        return pid, self.monitor(watcher, pid)
+
+    async def start(
+        self,
+        actor: type[A] | A,
+        *args: Any,
+        timeout: float | None = 5.0,
+        **kwargs: Any,
+    ) -> Pid[A]:
+        """Spawn and wait until ``init`` returns (GenServer ``start``).
+
+        Returns:
+            the pid. If ``init`` returned ``Ignore()`` the process exited
+            normally and :class:`StartIgnored` is raised.
+
+        Raises:
+            StartError: ``init`` raised or returned ``Stop(reason)``; the
+                reason is on the error. A linked caller gets no exit signal.
+            NameTaken: the name is taken.
+        """
+        pid = self.spawn(actor, *args, **kwargs)
+        proc = pid._proc
+        assert proc is not None
+        fut = self.loop.create_future()
+        self._init_waiters[proc] = fut
+        try:
+            outcome = await asyncio.wait_for(fut, timeout) if timeout else await fut
+        except asyncio.TimeoutError:
+            self._init_waiters.pop(proc, None)
+            self._unlink_all(proc)
+            if pid._proc is not None:
+                self.exit(pid, "kill")
+            raise StartError("timeout") from None
+        if outcome is None:
+            return pid
+        if isinstance(outcome, Ignore):
+            raise StartIgnored()
+        raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
+
+    async def start_link(self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any) -> Pid[A]:
+        """:meth:`start` linked to ``link_to``; the usual way supervisors start children."""
+        return await self.start(actor, *args, link=link_to, **kwargs)
+
+    def _init_done(self, proc: Process, outcome: Any) -> None:
+        fut = self._init_waiters.pop(proc, None)
+        if outcome is not None:
+            # GS-1: a failed init under start_link must not also kill the linker.
+            if fut is not None:
+                self._unlink_all(proc)
+        if fut is not None and not fut.done():
+            fut.set_result(outcome)
+
+    # -- lookup ---------------------------------------------------------------
+    def whereis(self, name: Hashable) -> Pid[Any] | None:
+        """The pid registered under ``name``, or None."""
+        return self.registry.whereis(name)
+
+    def resolve(self, target: Pid[Any] | Hashable) -> Pid[Any]:
+        """A pid for ``target`` (a pid or a registered name).
+
+        Raises:
+            NoProcess: ``target`` is a name nobody holds (PID-3).
+        """
+        if target.__class__ is Pid:
+            return target  # type: ignore[return-value]
+        pid = self.registry.whereis(target)
+        if pid is None:
+            raise NoProcess(target, "name not registered")
+        return pid
+
+    def process(self, pid: Pid[Any]) -> Process | None:
+        """Internal: the live process behind ``pid``."""
+        return pid._proc
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def pids(self) -> Iterator[Pid[Any]]:
+        """Every live pid (a snapshot iterator)."""
+        return iter([p.pid for p in self._procs.values()])
+
+    def lookup_pid(self, serial: int) -> Pid[Any] | None:
+        """The live pid with this serial number, or None."""
+        proc = self._procs.get(serial)
+        return proc.pid if proc is not None else None
+
+    # -- links, monitors, exits ---------------------------------------------------
+    def link(self, a: Pid[Any], b: Pid[Any]) -> None:
+        """Link ``a`` and ``b``. If ``b`` is dead, ``a`` gets a ``noproc`` exit signal."""
+        pa, pb = a._proc, b._proc
+        if pa is None or a == b:
+            return
+        if pb is None:
+            self._queue_signal(pa, None, NOPROC, linked=True)
+            return
+        if pa.links is None:
+            pa.links = set()
+        if pb.links is None:
+            pb.links = set()
+        pa.links.add(pb)
+        pb.links.add(pa)
+
+    def unlink(self, a: Pid[Any], b: Pid[Any]) -> None:
+        """Remove the link between ``a`` and ``b`` if any."""
+        pa, pb = a._proc, b._proc
+        if pa is not None and pa.links and pb is not None:
+            pa.links.discard(pb)
+        if pb is not None and pb.links and pa is not None:
+            pb.links.discard(pa)
+
+    def _unlink_all(self, proc: Process) -> None:
+        if proc.links:
+            for other in proc.links:
+                if other.links:
+                    other.links.discard(proc)
+            proc.links = None
+
+    def monitor(self, watcher: Pid[Any] | None, target: Pid[Any]) -> Ref:
+        """Monitor ``target`` from ``watcher``; ``Down`` arrives once (MON-1..3).
+
+        ``watcher`` None means the caller is not a process; use
+        :meth:`wait_exit` instead to await an exit from plain code.
+        """
+        ref = Ref(next(self._refs))
+        pw = watcher._proc if watcher is not None else None
+        pt = target._proc
+        if pt is None:
+            if pw is not None:
+                pw.deliver_info(Down(ref, target, NOPROC))
+            return ref
+        if pw is None:
+            return ref
+        if pt.watchers is None:
+            pt.watchers = {}
+        pt.watchers[ref] = pw
+        if pw.monitors is None:
+            pw.monitors = {}
+        pw.monitors[ref] = pt
+        return ref
+
+    def demonitor(self, ref: Ref, *, flush: bool = False) -> None:
+        """Stop monitor ``ref``. ``flush`` also removes its queued ``Down``."""
+        for proc in self._procs.values():
+            if proc.monitors and ref in proc.monitors:
+                target = proc.monitors.pop(ref)
+                if target.watchers:
+                    target.watchers.pop(ref, None)
+                if flush:
+                    self._flush_down(proc, ref)
+                return
+
+    def _flush_down(self, proc: Process, ref: Ref) -> None:
+        if proc.mailbox:
+            kept = [e for e in proc.mailbox if not (e[1].__class__ is Down and e[1].ref == ref)]
+            proc.mailbox.clear()
+            proc.mailbox.extend(kept)
+
+    def demonitor_from(self, watcher: Pid[Any], ref: Ref, *, flush: bool = False) -> None:
+        """Fast :meth:`demonitor` when the watcher is known."""
+        pw = watcher._proc
+        if pw is None or not pw.monitors:
+            return
+        target = pw.monitors.pop(ref, None)
+        if target is not None and target.watchers:
+            target.watchers.pop(ref, None)
+        if flush:
+            self._flush_down(pw, ref)
+
+    def exit(self, pid: Pid[Any], reason: Any, *, sender: Pid[Any] | None = None) -> None:
+        """Send an exit signal to ``pid`` (Erlang ``exit/2``).
+
+        ``"kill"`` cannot be trapped and ends the process with ``"killed"``;
+        ``"normal"`` is ignored by a non-trapping process other than the
+        sender itself; any other reason ends a non-trapping process and
+        reaches a trapping one as an ``Exit`` message.
+        """
+        target = pid._proc
+        if target is None:
+            return
+        source = sender._proc if sender is not None else None
+        self._queue_signal(target, source, reason, linked=False, sender_pid=sender)
+
+    def _queue_signal(
+        self,
+        target: Process,
+        sender: Process | None,
+        reason: Any,
+        *,
+        linked: bool,
+        sender_pid: Pid[Any] | None = None,
+    ) -> None:
+        self._signals.append((target, sender, (reason, linked, sender_pid)))
+        if self._delivering:
+            return
+        # Iterative, so a chain of 10,000 links cannot blow the stack.
+        self._delivering = True
+        try:
+            while self._signals:
+                tgt, src, (why, was_linked, spid) = self._signals.popleft()
+                if src is None and spid is not None:
+                    src = _Ghost(spid)  # type: ignore[assignment]
+                tgt.signal_exit(src, why, linked=was_linked)
+        finally:
+            self._delivering = False
+
+    async def stop(self, pid: Pid[Any], reason: Any = NORMAL, timeout: float | None = 5.0) -> Any:
+        """Stop ``pid`` synchronously (GenServer.stop): ``terminate`` runs.
+
+        Returns the exit reason. Raises NoProcess if it is not alive, and
+        Misuse (``calling_self``) from inside the process itself.
+        """
+        proc = pid._proc
+        if proc is None:
+            raise NoProcess(pid)
+        if proc._running_now():
+            # Waiting inside our own handler for our own exit can never end (GS-7).
+            raise Misuse(f"calling_self: {pid} tried to stop itself; return Stop(reason)")
+        done = proc.wait_exit()
+        if proc.exit_reason is None and proc.status != "exiting":
+            proc._enqueue((4, reason, None))  # PARENT_EXIT path: terminate then exit
+        try:
+            return await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError:
+            self.exit(pid, "kill")
+            return await done
+
+    async def wait_exit(self, pid: Pid[Any]) -> Any:
+        """Wait for ``pid`` to exit and return its reason (``noproc`` if dead)."""
+        proc = pid._proc
+        if proc is None:
+            return NOPROC
+        return await proc.wait_exit()
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every process: ``shutdown`` to each, then kill what is left.
+
+        The node stands in as the parent of processes that have none, so a
+        trapping orphan runs ``terminate`` and exits instead of getting an
+        ``Exit`` message it may ignore until the kill.
+        """
+        procs = list(self._procs.values())
+        waits = [p.wait_exit() for p in procs]
+        for p in reversed(procs):
+            if p.exit_reason is None:
+                if p.parent is None and p.trap_exit:
+                    p._enqueue((PARENT_EXIT, SHUTDOWN, None))  # as in stop()
+                else:
+                    self._queue_signal(p, None, SHUTDOWN, linked=False, sender_pid=p.parent)
+        if waits:
+            _done, pending = await asyncio.wait(waits, timeout=timeout)
+            if pending:
+                for p in list(self._procs.values()):
+                    self._queue_signal(p, None, "kill", linked=False)
+
+    # -- exits --------------------------------------------------------------------
+    def _process_exited(self, proc: Process, reason: Any) -> None:
+        self._procs.pop(proc.pid.serial, None)
+        self.registry._remove_process(proc)
+        self._init_waiters.pop(proc, None)
+        if proc.monitors:
+            for ref, target in proc.monitors.items():
+                if target.watchers:
+                    target.watchers.pop(ref, None)
+            proc.monitors = None
+        if proc.watchers:
+            pid = proc.pid
+            for ref, watcher in proc.watchers.items():
+                if watcher.monitors:
+                    watcher.monitors.pop(ref, None)
+                watcher.deliver_info(Down(ref, pid, reason))
+            proc.watchers = None
+        links = proc.links
+        proc.links = None
+        for listener in self.exit_listeners:
+            try:
+                listener(proc.pid, reason)
+            except Exception:  # noqa: BLE001 - a listener must not break exits
+                _log.exception("exit listener failed")
+        if links:
+            for other in links:
+                if other.links:
+                    other.links.discard(proc)
+                self._queue_signal(other, proc, reason, linked=True)
+
+    def _report_crash(self, proc: Process, reason: Any) -> None:
+        self.crashed_total += 1
+        exc = reason if isinstance(reason, BaseException) else None
+        _log.error(
+            "process %s (%s) exited: %r",
+            proc.pid,
+            type(proc.actor).__name__,
+            reason,
+            exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+        )
+
+    # -- introspection -------------------------------------------------------------
+    def info(self, pid: Pid[Any]) -> ProcessInfo | None:
+        """A snapshot of one process, or None if it is not alive."""
+        proc = pid._proc
+        return _snapshot(proc) if proc is not None else None
+
+    def processes(self) -> list[ProcessInfo]:
+        """Immutable snapshots of every live process, in spawn order."""
+        return [_snapshot(p) for p in list(self._procs.values())]
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: live processes, spawned and crashed since start."""
+        return {
+            "processes": len(self._procs),
+            "spawned_total": self.spawned_total,
+            "crashed_total": self.crashed_total,
+        }
+
+
+class StartIgnored(StartError):
+    """``init`` returned ``Ignore()``: nothing was started (not an error for supervisors)."""
+
+    def __init__(self) -> None:
+        super().__init__("ignore")
+
+
+class _Ghost:
+    """Stands in for a sender that is not (or no longer) a live process."""
+
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: Pid[Any]) -> None:
+        self.pid = pid
+
+
+def _snapshot(proc: Process) -> ProcessInfo:
+    actor = proc.actor
+    try:
+        summary = actor.summary()
+    except Exception as exc:  # noqa: BLE001 - a broken summary must not break the tree
+        summary = f"<summary failed: {exc!r}>"
+    cls = type(actor)
+    return ProcessInfo(
+        pid=proc.pid,
+        name=proc.names[0] if proc.names else None,
+        kind=getattr(actor, "kind", "worker"),
+        actor=f"{cls.__module__}.{cls.__qualname__}",
+        parent=proc.parent,
+        links=tuple(sorted(p.pid for p in proc.links)) if proc.links else (),
+        monitors=tuple(p.pid for p in proc.monitors.values()) if proc.monitors else (),
+        monitored_by=tuple(p.pid for p in proc.watchers.values()) if proc.watchers else (),
+        mailbox_len=proc.mailbox_len(),
+        handled=proc.handled,
+        restarts=proc.restarts,
+        started_at=proc.started_at,
+        status=proc.status,
+        trap_exit=proc.trap_exit,
+        label=proc.label,
+        summary=summary,
+    )

@@ -1,0 +1,497 @@
+"""Internal: the engine that runs one actor as a process.
+
+Design (why it is cheap): an idle process owns no asyncio task and no queue,
+only this object, its actor and an empty mailbox slot. A delivered message
+schedules one drain with ``loop.call_soon``. The drain steps each handler's
+coroutine by hand; handlers that finish without awaiting anything (most of
+them) never touch a task. The first handler that really suspends is handed to
+a task, which drains the rest of the mailbox and then ends, so the process is
+back to costing nothing while idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import types
+from collections import deque
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from bitnexus.actors.actor import Actor, Ignore, NoReply, Reply, Stop
+from bitnexus.actors.pid import From, Pid
+from bitnexus.actors.signals import KILL, KILLED, NORMAL, Exit, Timeout, is_normal_exit
+from bitnexus.exceptions import BadCallbackResult
+
+if TYPE_CHECKING:
+    from bitnexus.actors.node import Node
+    from bitnexus.actors.pid import Ref
+
+_log = logging.getLogger("bitnexus.actors")
+
+# Mailbox entry tags. Entries are small tuples: (tag, message, from_or_None).
+CAST, CALL, INFO, INIT, PARENT_EXIT, TIMEOUT = range(6)
+
+STARTING, RUNNING, WAITING, EXITING, DEAD = "starting", "running", "waiting", "exiting", "dead"
+
+_CALL_SHAPES = "Reply(value, timeout=None), NoReply(timeout=None), Stop(reason, reply=...)"
+_ASYNC_SHAPES = "None, NoReply(timeout=None), Stop(reason)"
+_INIT_SHAPES = "None, NoReply(timeout=None), Ignore(), Stop(reason)"
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Continue a coroutine we already stepped once, inside a task."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+class Process:
+    """One running actor: mailbox, links, monitors, counters. Internal."""
+
+    __slots__ = (
+        "_active",
+        "_current_from",
+        "_exit_waiters",
+        "_pending_exit",
+        "_pending_froms",
+        "_task",
+        "_timeout_after",
+        "_timer",
+        "actor",
+        "exit_reason",
+        "handled",
+        "keys",
+        "label",
+        "links",
+        "loop",
+        "mailbox",
+        "monitors",
+        "names",
+        "node",
+        "parent",
+        "pid",
+        "restarts",
+        "spawn_info",
+        "started_at",
+        "status",
+        "trap_exit",
+        "watchers",
+    )
+
+    def __init__(self, node: Node, pid: Pid[Any], actor: Actor, parent: Pid[Any] | None) -> None:
+        self.node = node
+        self.loop = node.loop
+        self.pid = pid
+        self.actor = actor
+        self.parent = parent
+        self.mailbox: deque[tuple[int, Any, Any]] | None = None
+        self._active = False
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timeout_after: float | None = None
+        self._current_from: From | None = None
+        self._pending_froms: list[From] | None = None
+        self._pending_exit: Any = None
+        self._exit_waiters: list[asyncio.Future[Any]] | None = None
+        self.links: set[Process] | None = None
+        self.monitors: dict[Ref, Process] | None = None  # refs we hold on others
+        self.watchers: dict[Ref, Process] | None = None  # refs others hold on us
+        self.names: list[Any] | None = None
+        self.keys: list[Any] | None = None
+        self.trap_exit = False
+        self.exit_reason: Any = None
+        self.status = STARTING
+        self.handled = 0
+        self.restarts = 0
+        self.label: Any = None
+        self.spawn_info: Any = None
+        self.started_at = time.time()
+
+    # -- delivery (never waits) --------------------------------------------
+    def _enqueue(self, entry: tuple[int, Any, Any]) -> None:
+        mb = self.mailbox
+        if mb is None:
+            mb = self.mailbox = deque()
+        mb.append(entry)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._active:
+            self._active = True
+            self.loop.call_soon(self._drain)
+
+    # deliver_cast/deliver_info inline _enqueue: they are the hottest path.
+    def deliver_cast(self, message: Any) -> None:
+        if self.exit_reason is None:
+            mb = self.mailbox
+            if mb is None:
+                mb = self.mailbox = deque()
+            mb.append((CAST, message, None))
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._active:
+                self._active = True
+                self.loop.call_soon(self._drain)
+
+    def deliver_info(self, message: Any) -> None:
+        if self.exit_reason is None:
+            mb = self.mailbox
+            if mb is None:
+                mb = self.mailbox = deque()
+            mb.append((INFO, message, None))
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._active:
+                self._active = True
+                self.loop.call_soon(self._drain)
+
+    def deliver_call(self, message: Any, from_: From) -> None:
+        if self.exit_reason is None:
+            self._enqueue((CALL, message, from_))
+        else:
+            from_.fail(self.pid, self.exit_reason)
+
+    def start(self) -> None:
+        """Queue ``init`` as the very first thing the process does."""
+        self.mailbox = deque(((INIT, None, None),))
+        self._active = True
+        self.loop.call_soon(self._drain)
+
+    # -- the drain loop ------------------------------------------------------
+    def _dispatch(self, entry: tuple[int, Any, Any]) -> Coroutine[Any, Any, Any]:
+        tag = entry[0]
+        actor = self.actor
+        if tag == CAST:
+            return actor.handle_cast(entry[1])
+        if tag == CALL:
+            self._current_from = entry[2]
+            return actor.handle_call(entry[1], entry[2])
+        if tag == INFO:
+            return actor.handle_info(entry[1])
+        if tag == TIMEOUT:
+            return actor.handle_info(Timeout)
+        if tag == INIT:
+            return actor.init()
+        return actor.terminate(entry[1])  # PARENT_EXIT
+
+    def _drain(self) -> None:
+        """Run queued messages synchronously until one really suspends."""
+        node = self.node
+        node._current = self
+        try:
+            self._drain_sync()
+        finally:
+            node._current = None
+
+    def _drain_sync(self) -> None:
+        mb = self.mailbox
+        actor = self.actor
+        self.status = RUNNING
+        while mb and self.exit_reason is None:
+            entry = mb.popleft()
+            tag = entry[0]
+            # Casts and infos are most of the traffic: dispatch them inline.
+            if tag == CAST:
+                coro = actor.handle_cast(entry[1])
+            elif tag == INFO:
+                coro = actor.handle_info(entry[1])
+            else:
+                coro = self._dispatch(entry)
+            try:
+                yielded = coro.send(None)
+            except StopIteration as stop:
+                result = stop.value
+                if result is None and tag <= INFO and tag != CALL and self._pending_exit is None:
+                    self.handled += 1
+                    self._timeout_after = None
+                    continue
+                if not self._apply(entry, result):
+                    return
+                continue
+            except BaseException as exc:  # noqa: BLE001 - a crash is an exit, like on the BEAM
+                self._crash(exc, entry)
+                return
+            self._task = self.loop.create_task(self._drain_async(coro, yielded, entry))
+            return
+        self._go_idle()
+
+    async def _drain_async(
+        self, coro: Coroutine[Any, Any, Any], yielded: Any, entry: tuple[int, Any, Any]
+    ) -> None:
+        try:
+            result = await _resume(coro, yielded)
+        except asyncio.CancelledError:
+            if self.exit_reason is None:
+                self._die(KILLED)
+            return
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc, entry)
+            return
+        if not self._apply(entry, result):
+            return
+        mb = self.mailbox
+        while mb and self.exit_reason is None:
+            entry = mb.popleft()
+            try:
+                result = await self._dispatch(entry)
+            except asyncio.CancelledError:
+                if self.exit_reason is None:
+                    self._die(KILLED)
+                return
+            except BaseException as exc:  # noqa: BLE001
+                self._crash(exc, entry)
+                return
+            if not self._apply(entry, result):
+                return
+        self._task = None
+        self._go_idle()
+
+    def _go_idle(self) -> None:
+        self._active = False
+        if self.exit_reason is not None:
+            return
+        self.status = WAITING
+        if self.mailbox is not None and not self.mailbox:
+            self.mailbox = None  # an idle process keeps no deque
+        after = self._timeout_after
+        if after is not None:
+            self._timeout_after = None
+            self._timer = self.loop.call_later(after, self._fire_timeout)
+
+    def _fire_timeout(self) -> None:
+        self._timer = None
+        self._enqueue((TIMEOUT, None, None))
+        self._timer = None
+
+    # -- results -----------------------------------------------------------
+    def _apply(self, entry: tuple[int, Any, Any], result: Any) -> bool:
+        """Act on a callback result. Returns False when the process is done."""
+        self.handled += 1
+        tag = entry[0]
+        if self._pending_exit is not None:
+            self._die(self._pending_exit)
+            return False
+        if tag == PARENT_EXIT:
+            self._die(entry[1])
+            return False
+        cls = result.__class__
+        if tag == CALL:
+            self._current_from = None
+            from_: From = entry[2]
+            if cls is Reply:
+                from_.reply(result.value)
+                self._timeout_after = result.timeout
+                return True
+            if cls is NoReply:
+                self._remember_pending(from_)
+                self._timeout_after = result.timeout
+                return True
+            if cls is Stop:
+                if result.has_reply:
+                    from_.reply(result.reply)
+                else:
+                    self._remember_pending(from_)
+                self._stop(result.reason)
+                return False
+            self._current_from = from_  # the crash must fail this caller too
+            self._crash(BadCallbackResult(self.actor, "handle_call", result, _CALL_SHAPES), entry)
+            return False
+        if result is None:
+            self._timeout_after = None
+            if tag == INIT:
+                self.status = WAITING
+                self.node._init_done(self, None)
+            return True
+        if cls is NoReply:
+            self._timeout_after = result.timeout
+            if tag == INIT:
+                self.node._init_done(self, None)
+            return True
+        if cls is Stop:
+            if tag == INIT:
+                self.node._init_done(self, result.reason)
+                self._die(result.reason, quiet=True)
+            else:
+                self._stop(result.reason)
+            return False
+        if cls is Ignore and tag == INIT:
+            self.node._init_done(self, Ignore())
+            self._die(NORMAL, quiet=True)
+            return False
+        callback = {CAST: "handle_cast", INFO: "handle_info", TIMEOUT: "handle_info"}.get(tag, "init")
+        shapes = _INIT_SHAPES if tag == INIT else _ASYNC_SHAPES
+        self._crash(BadCallbackResult(self.actor, callback, result, shapes), entry)
+        return False
+
+    def _remember_pending(self, from_: From) -> None:
+        pending = self._pending_froms
+        if pending is None:
+            self._pending_froms = [from_]
+            return
+        if len(pending) >= 64:
+            pending[:] = [f for f in pending if not f.answered]
+        pending.append(from_)
+
+    # -- stopping ------------------------------------------------------------
+    def _crash(self, exc: BaseException, entry: tuple[int, Any, Any]) -> None:
+        tag = entry[0]
+        if self.exit_reason is not None:
+            return
+        if self._pending_exit is not None:
+            self._die(self._pending_exit)
+            return
+        if tag == INIT:
+            # init failures are start failures: no terminate (GS-1)
+            self.node._init_done(self, exc)
+            self._die(exc, quiet=True)
+            return
+        if tag == PARENT_EXIT:
+            self._die(entry[1])
+            return
+        self._stop(exc)
+
+    def _stop(self, reason: Any) -> None:
+        """Run ``terminate(reason)`` and then exit with ``reason``."""
+        if self.exit_reason is not None:
+            return
+        self.status = EXITING
+        coro = self.actor.terminate(reason)
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            self._die(reason)
+            return
+        except BaseException:  # noqa: BLE001
+            _log.exception("%s terminate raised", self.pid)
+            self._die(reason)
+            return
+        self._task = self.loop.create_task(self._finish_async(coro, yielded, reason))
+
+    async def _finish_async(self, coro: Coroutine[Any, Any, Any], yielded: Any, reason: Any) -> None:
+        try:
+            await _resume(coro, yielded)
+        except asyncio.CancelledError:
+            if self.exit_reason is None:
+                self._die(KILLED)
+            return
+        except BaseException:  # noqa: BLE001
+            _log.exception("%s terminate raised", self.pid)
+        if self.exit_reason is None:
+            self._die(reason)
+
+    def signal_exit(self, sender: Process | None, reason: Any, *, linked: bool) -> None:
+        """Receive an exit signal (LNK-3..6, TRP-1/2, SHD-3)."""
+        if self.exit_reason is not None:
+            return
+        if reason == KILL and not linked and not isinstance(reason, BaseException):
+            self._kill(KILLED)
+            return
+        if self.trap_exit:
+            if sender is not None and sender.pid == self.parent and sender is not self:
+                # TRP-2/4: finish earlier messages, then terminate and exit.
+                self._enqueue((PARENT_EXIT, reason, None))
+                return
+            origin = sender.pid if sender is not None else self.node.system_pid
+            self._enqueue((INFO, Exit(origin, reason), None))
+            return
+        if reason == NORMAL and not isinstance(reason, BaseException):
+            if sender is self:
+                self._kill(NORMAL)
+            return
+        self._kill(reason)
+
+    def _kill(self, reason: Any) -> None:
+        """Exit now, without terminate. Safe to call from inside own handler."""
+        if self._running_now():
+            self._pending_exit = reason
+            task = self._task
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+            return
+        self._die(reason)
+
+    def _running_now(self) -> bool:
+        if self.node._current is self:
+            return True
+        task = self._task
+        return task is not None and task is asyncio.current_task()
+
+    def _die(self, reason: Any, *, quiet: bool = False) -> None:
+        if self.exit_reason is not None:
+            return
+        self.exit_reason = reason
+        self.status = DEAD
+        self.pid._proc = None
+        task = self._task
+        self._task = None
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        # Callers waiting on us learn our reason at once (TMO-3).
+        if self._current_from is not None:
+            self._current_from.fail(self.pid, reason)
+        if self.mailbox:
+            for tag, _msg, from_ in self.mailbox:
+                if tag == CALL:
+                    from_.fail(self.pid, reason)
+        self.mailbox = None
+        if self._pending_froms:
+            for from_ in self._pending_froms:
+                from_.fail(self.pid, reason)
+            self._pending_froms = None
+        if not quiet and not is_normal_exit(reason) and reason != KILLED:
+            self.node._report_crash(self, reason)
+        hook = self.actor._on_exit
+        if hook is not None:
+            try:
+                hook(reason)
+            except Exception:  # noqa: BLE001 - cleanup hooks must not break exits
+                _log.exception("%s exit hook failed", self.pid)
+        self.node._process_exited(self, reason)
+        if self._exit_waiters:
+            for fut in self._exit_waiters:
+                if not fut.done():
+                    fut.set_result(reason)
+            self._exit_waiters = None
+
+    def wait_exit(self) -> asyncio.Future[Any]:
+        """A future that resolves with the exit reason."""
+        fut: asyncio.Future[Any] = self.loop.create_future()
+        if self.exit_reason is not None:
+            fut.set_result(self.exit_reason)
+            return fut
+        if self._exit_waiters is None:
+            self._exit_waiters = []
+        self._exit_waiters.append(fut)
+        return fut
+
+    def mailbox_len(self) -> int:
+        return len(self.mailbox) if self.mailbox else 0
+
+    def mailbox_head(self, n: int) -> list[Any]:
+        if not self.mailbox:
+            return []
+        out = []
+        for tag, msg, _ in list(self.mailbox)[:n]:
+            out.append(("call" if tag == CALL else "cast" if tag == CAST else "info", msg))
+        return out

@@ -1,0 +1,189 @@
+"""The :class:`DynamicSupervisor`: starts children on demand, one_for_one.
+
+Children are addressed by pid (DYN-3); ``max_children`` caps them, counting
+those waiting to be restarted (DYN-4). On shutdown every child is signalled at
+once and awaited in parallel (SHD-1). BitNexus runs one per kind of per-entity
+actor: connections, channels.
+
+Example::
+
+    sup = await node.start(DynamicSupervisor, max_children=10_000)
+    pid = await DynamicSupervisor.start_child(sup, ChildSpec.for_actor(Room, "lobby",
+                                              restart=Restart.TEMPORARY))
+    await DynamicSupervisor.terminate_child(sup, pid)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from bitnexus.actors import SHUTDOWN, Actor, Exit, From, Pid, Reply, Stop, is_normal_exit
+from bitnexus.exceptions import StartError
+from bitnexus.supervision._children import RESTARTING, Child, Intensity, shutdown_child, start_child
+from bitnexus.supervision.spec import ChildSpec, ChildType, InvalidChildSpec, Restart
+from bitnexus.supervision.supervisor import ChildInfo, SupervisorError
+
+__all__ = ["DynamicSupervisor"]
+
+
+class DynamicSupervisor(Actor):
+    """A supervisor whose children are added at runtime.
+
+    Args:
+        max_children: None for no limit.
+        max_restarts / max_seconds: restart intensity (DYN-2 defaults 3 in 5 s).
+        extra_arguments: prepended to every child's start arguments (DYN-5).
+    """
+
+    kind: ClassVar[str] = "supervisor"
+
+    def __init__(
+        self,
+        *,
+        max_children: int | None = None,
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        extra_arguments: Sequence[Any] = (),
+    ) -> None:
+        if max_children is not None and max_children < 0:
+            raise InvalidChildSpec(f"invalid max_children {max_children!r}")
+        if max_restarts < 0 or max_seconds <= 0:
+            raise InvalidChildSpec("max_restarts must be >= 0 and max_seconds > 0")
+        self.max_children = max_children
+        self.intensity = Intensity(max_restarts, max_seconds)
+        self.extra = tuple(extra_arguments)
+        self.children: dict[Pid[Any], Child] = {}
+        # Children waiting for a restart retry, under the pid they last had, so
+        # terminate_child(sup, old_pid) can still remove them (DYN-41).
+        self.restarting: dict[Pid[Any], Child] = {}
+
+    async def init(self) -> Any:
+        self.trap_exit = True
+        return None
+
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        op = request[0]
+        if op == "start_child":
+            if self.max_children is not None and len(self.children) + len(self.restarting) >= self.max_children:
+                return Reply(("error", "max_children"))
+            child = Child(request[1])
+            try:
+                pid = await start_child(self, child, self.extra)
+            except StartError as exc:
+                return Reply(("error", exc.reason))
+            if pid is not None:
+                self.children[pid] = child
+                child.pid = pid
+            return Reply(("ok", pid))
+        if op == "terminate_child":
+            child = self.children.pop(request[1], None)
+            if child is None:
+                if self.restarting.pop(request[1], None) is not None:
+                    return Reply(("ok", None))
+                return Reply(("error", "not_found"))
+            await shutdown_child(self, request[1], child.spec.shutdown_timeout)
+            return Reply(("ok", None))
+        if op == "which_children":
+            infos: list[ChildInfo] = [
+                (None, pid, str(c.spec.type), c.spec.description) for pid, c in self.children.items()
+            ]
+            infos += [(None, RESTARTING, str(c.spec.type), c.spec.description) for c in self.restarting.values()]
+            return Reply(infos)
+        if op == "count_children":
+            every = [*self.children.values(), *self.restarting.values()]
+            return Reply(
+                {
+                    "specs": len(every),
+                    "active": len(self.children),
+                    "supervisors": sum(1 for c in every if c.spec.type is ChildType.SUPERVISOR),
+                    "workers": sum(1 for c in every if c.spec.type is ChildType.WORKER),
+                }
+            )
+        return Reply(("error", ("unknown_request", op)))
+
+    async def handle_info(self, message: Any) -> Any:
+        if message.__class__ is Exit:
+            child = self.children.pop(message.pid, None)
+            if child is None:
+                return None
+            restart = child.spec.restart
+            if restart is Restart.TEMPORARY or (
+                restart is Restart.TRANSIENT and is_normal_exit(message.reason)
+            ):
+                return None
+            return await self._restart(child, message.pid)
+        if message.__class__ is tuple and message[0] == "$retry":
+            child = self.restarting.pop(message[1], None)
+            if child is not None:
+                return await self._restart(child, message[1])
+            return None
+        return await super().handle_info(message)
+
+    async def _restart(self, child: Child, old_pid: Pid[Any]) -> Any:
+        if not self.intensity.add():
+            await self._terminate_all()
+            return Stop(SHUTDOWN)
+        child.restarts += 1
+        try:
+            pid = await start_child(self, child, self.extra)
+        except StartError:
+            child.pid = RESTARTING
+            self.restarting[old_pid] = child
+            self.pid.send(("$retry", old_pid))
+            return None
+        if pid is not None:  # DYN-22: ignore on restart drops the child
+            child.pid = pid
+            self.children[pid] = child
+        return None
+
+    async def _terminate_all(self) -> None:
+        children = list(self.children.items())
+        self.children.clear()
+        self.restarting.clear()
+        if children:
+            await asyncio.gather(
+                *(shutdown_child(self, pid, c.spec.shutdown_timeout) for pid, c in children)
+            )
+
+    async def terminate(self, reason: Any) -> None:
+        await self._terminate_all()
+
+    def summary(self) -> Any:
+        return {
+            "strategy": "one_for_one",
+            "children": len(self.children),
+            "max_children": self.max_children,
+        }
+
+    # -- client API -------------------------------------------------------------
+    @staticmethod
+    async def start_child(sup: Pid[Any], spec: ChildSpec) -> Pid[Any] | None:
+        """Start a child from ``spec``; None if its init said Ignore.
+
+        Raises:
+            SupervisorError: ``max_children`` reached, or the start failed
+                (``reason`` carries the start error, DYN-6).
+        """
+        status, value = await sup.call(("start_child", spec), timeout=None)
+        if status != "ok":
+            raise SupervisorError(value)
+        return value  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def terminate_child(sup: Pid[Any], pid: Pid[Any]) -> None:
+        """Stop the child ``pid``. Raises SupervisorError("not_found")."""
+        status, value = await sup.call(("terminate_child", pid), timeout=None)
+        if status != "ok":
+            raise SupervisorError(value)
+
+    @staticmethod
+    async def which_children(sup: Pid[Any]) -> list[ChildInfo]:
+        """``[(None, pid | "restarting", type, description)]``."""
+        return await sup.call(("which_children",))  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def count_children(sup: Pid[Any]) -> dict[str, int]:
+        """``{"specs", "active", "supervisors", "workers"}``."""
+        return await sup.call(("count_children",))  # type: ignore[no-any-return]
