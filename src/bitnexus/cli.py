@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here so commands that do not serve need not load aiohttp.
+    from bitnexus.server import build_server
     from bitnexus.web.endpoint import run
 
     settings = _load(args)
@@ -72,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
             detail="SECRET_KEY_BASE is not set; using a random secret for this run. "
             "Tokens will not survive a restart. Set SECRET_KEY_BASE to keep them.",
         )
-    run(settings)
+    run(settings, build_server(settings))
     return 0
 
 

@@ -14,7 +14,19 @@ from aiohttp import web
 
 from bitnexus.config import Settings
 
-__all__ = ["SETTINGS_KEY"]
+__all__ = ["APPLICATION_KEY", "HUB_KEY", "NODE_KEY", "SETTINGS_KEY"]
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 """The frozen settings the application was built with."""
+
+# Runtime objects: set by bitnexus.server.build_server.
+from bitnexus.actors import Node  # noqa: E402
+from bitnexus.channels.hub import Hub  # noqa: E402
+from bitnexus.supervision import Application  # noqa: E402
+
+NODE_KEY = web.AppKey("node", Node)
+"""The node every process of this server runs on."""
+HUB_KEY = web.AppKey("hub", Hub)
+"""PubSub, presence and the channel supervisors shared by socket mounts."""
+APPLICATION_KEY = web.AppKey("application", Application)
+"""The root supervision tree."""

@@ -1,0 +1,124 @@
+"""Transport handles: how channel and connection processes write frames.
+
+Every write is synchronous and never waits: a WebSocket frame goes straight
+into the socket's asyncio transport (one ``write`` per frame, so frames never
+interleave), a long-poll message goes into the session's buffer. Fastlaned
+broadcasts call :meth:`TransportHandle.prepare` once per (serializer,
+transport kind) and hand the same prepared bytes to every subscriber.
+
+Example::
+
+    handle.write(V2JSONSerializer.encode_push(Push("room:1", "hi", {}, "3")))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bitnexus.channels.protocol import Frame, Serializer
+
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_SLOW_CONSUMER", "TransportHandle", "WebSocketHandle", "ws_frame"]
+
+_log = logging.getLogger("bitnexus.channels")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_SLOW_CONSUMER = 1013  # "try again later": the client reconnects
+
+_TEXT, _BINARY = 0x1, 0x2
+
+
+class TransportHandle(Protocol):
+    """What a connection's processes need from its transport."""
+
+    name: str
+    """``"websocket"`` or ``"longpoll"``."""
+    serializer: type[Serializer]
+    frame_key: tuple[Any, ...]
+    """Frames prepared for one handle can be written to any handle with the same key."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def write(self, frame: Frame) -> None: ...
+
+    def prepare(self, frame: Frame) -> Any: ...
+
+    def write_prepared(self, prepared: Any) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
+
+
+def ws_frame(opcode_name: str, data: str | bytes) -> bytes:
+    """One unmasked, unfragmented server WebSocket frame (RFC 6455 §5.2)."""
+    payload = data.encode() if isinstance(data, str) else bytes(data)
+    opcode = _TEXT if opcode_name == "text" else _BINARY
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
+class WebSocketHandle:
+    """Writes frames of one aiohttp WebSocket connection.
+
+    Args:
+        transport: the asyncio transport under the upgraded connection.
+        serializer: the negotiated serializer.
+        closer: ``fn(code, reason)`` that starts an orderly close.
+        max_buffer: bytes queued in the kernel-side buffer beyond which the
+            peer is a slow consumer and gets closed with 1013.
+    """
+
+    name = "websocket"
+    __slots__ = ("_closed", "_closer", "_transport", "frame_key", "max_buffer", "serializer")
+
+    def __init__(
+        self,
+        transport: asyncio.WriteTransport,
+        serializer: type[Serializer],
+        closer: Callable[[int, str], None],
+        *,
+        max_buffer: int = 8 * 1024 * 1024,
+    ) -> None:
+        self._transport = transport
+        self.serializer = serializer
+        self._closer = closer
+        self._closed = False
+        self.max_buffer = max_buffer
+        self.frame_key = (serializer, "websocket")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._transport.is_closing()
+
+    def prepare(self, frame: Frame) -> bytes:
+        return ws_frame(frame[0], frame[1])
+
+    def write(self, frame: Frame) -> None:
+        self.write_prepared(ws_frame(frame[0], frame[1]))
+
+    def write_prepared(self, prepared: bytes) -> None:
+        if self._closed:
+            return
+        transport = self._transport
+        if transport.is_closing():
+            self._closed = True
+            return
+        if transport.get_write_buffer_size() > self.max_buffer:
+            _log.warning("closing slow websocket consumer (%d bytes queued)", transport.get_write_buffer_size())
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return
+        transport.write(prepared)
+
+    def close(self, code: int, reason: str = "") -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._closer(code, reason)
