@@ -1,0 +1,24 @@
+"""Fixtures for real-PostgreSQL tests: one server per session, a fresh database per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bitnexus.repo.database import Database
+from bitnexus.repo.testing import PostgresTestServer, postgres_test_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresTestServer]:
+    """``DATABASE_URL``'s server, or an embedded one, with the migrated template built."""
+    with postgres_test_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def database(postgres_server: PostgresTestServer) -> AsyncIterator[Database]:
+    """A started pool (up to 20 connections) on a fresh, migrated database."""
+    async with postgres_server.database(max_size=20) as db:
+        yield db
