@@ -45,7 +45,9 @@ class DemoRoomChannel(Channel):
             if presence is not None:
                 name = socket.assigns.get("name")
                 if name is not None:
-                    await presence.track(self.pid, socket.topic, name, {"online_at": str(int(time.time()))})
+                    await presence.track(
+                        self.pid, socket.topic, name, {"online_at": str(int(time.time()))}
+                    )
                 socket.push("presence_state", presence.list(socket.topic))
         return None
 

@@ -28,7 +28,7 @@ from bitnexus.supervision import Application, ChildSpec
 from bitnexus.web.endpoint import add_component, build_app
 from bitnexus.web.keys import APPLICATION_KEY, HUB_KEY, NODE_KEY
 
-__all__ = ["build_server", "mount_options", "drain_connections"]
+__all__ = ["build_server", "drain_connections", "mount_options"]
 
 _log = logging.getLogger("bitnexus.server")
 
@@ -66,6 +66,7 @@ def build_server(
         ChildSpec.for_actor(PubSubServer, pubsub, id="pubsub", name="bitnexus.pubsub"),
         *_presence_specs(hub),
         *hub.child_specs(),
+        *_platform(app, settings, hub),
         *extra_children,
     ]
     application = Application(
@@ -83,8 +84,19 @@ def build_server(
     if settings.demo.enabled:
         from bitnexus.demo import DemoSocket
 
-        mount_socket(app, "/demo/socket", DemoSocket(), hub, mount_options(settings, check_origin=False))
+        mount_socket(
+            app, "/demo/socket", DemoSocket(), hub, mount_options(settings, check_origin=False)
+        )
     return app
+
+
+def _platform(app: web.Application, settings: Settings, hub: Hub) -> list[ChildSpec]:
+    """The BitNexus platform: database, services, HTTP API, the user socket."""
+    try:
+        from bitnexus.platform import attach_platform
+    except ImportError:  # pragma: no cover - the platform lands separately
+        return []
+    return attach_platform(app, settings, hub)
 
 
 def _presence_specs(hub: Hub) -> list[ChildSpec]:

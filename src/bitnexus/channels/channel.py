@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bitnexus.channels.protocol import Broadcast, Push, Reply as ReplyFrame
+from bitnexus.channels.protocol import Broadcast, Push
+from bitnexus.channels.protocol import Reply as ReplyFrame
 from bitnexus.exceptions import Misuse
 
 if TYPE_CHECKING:
@@ -84,7 +85,9 @@ class Stop:
 
 def _check_payload(payload: Any, what: str) -> None:
     if not isinstance(payload, dict | bytes | bytearray | memoryview):
-        raise Misuse(f"{what} payload must be a dict (JSON object) or bytes, got {type(payload).__name__}")
+        raise Misuse(
+            f"{what} payload must be a dict (JSON object) or bytes, got {type(payload).__name__}"
+        )
 
 
 class ReplyRef:
@@ -101,7 +104,9 @@ class ReplyRef:
 
     def reply(self, status: str = "ok", response: Any = None) -> None:
         """Send ``phx_reply`` with the original message's ref."""
-        frame = ReplyFrame(self.topic, status, {} if response is None else response, self.ref, self.join_ref)
+        frame = ReplyFrame(
+            self.topic, status, {} if response is None else response, self.ref, self.join_ref
+        )
         self.transport.write(self.transport.serializer.encode_reply(frame))
 
 
@@ -198,12 +203,16 @@ class ChannelSocket:
         self._require_joined("broadcast_from")
         _check_payload(payload, "broadcast")
         assert self.channel_pid is not None
-        self._pubsub.broadcast_from(self.channel_pid, self.topic, Broadcast(self.topic, event, payload))
+        self._pubsub.broadcast_from(
+            self.channel_pid, self.topic, Broadcast(self.topic, event, payload)
+        )
 
     def reply_ref(self) -> ReplyRef:
         """Capture where to reply to the message being handled, to answer later (S28)."""
         if self.ref is None:
-            raise Misuse("reply_ref() is only available while handling a pushed message (handle_in)")
+            raise Misuse(
+                "reply_ref() is only available while handling a pushed message (handle_in)"
+            )
         return ReplyRef(self._transport, self.topic, self.ref, self.join_ref)
 
     def assign(self, **values: Any) -> None:

@@ -2,7 +2,7 @@
 
 It owns the topic table, answers heartbeats, serialises joins (no other frame
 is handled until the channel answered, S20), routes pushes to channel
-processes, and turns channel exits into ``phx_close``/``phx_error`` (S39–S41).
+processes, and turns channel exits into ``phx_close``/``phx_error`` (S39-S41).
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ class Connection(Actor):
         if old is not None:
             await self._drop_duplicate(old)
         if len(self.channels) >= self.options.max_channels:
-            self._reply(topic, "error", {"reason": "too many channels joined"}, msg.ref, msg.join_ref)
+            self._reply(
+                topic, "error", {"reason": "too many channels joined"}, msg.ref, msg.join_ref
+            )
             if old is not None:
                 self._close_old(topic, old)
             return
@@ -173,7 +175,7 @@ class Connection(Actor):
         self.exit(old.pid, shutdown_reason("duplicate_join"))
         try:
             await asyncio.wait_for(done, DUPLICATE_JOIN_WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.exit(old.pid, KILL)
             await done
 
@@ -191,8 +193,13 @@ class Connection(Actor):
             handler=self.socket,
         )
         spec = ChildSpec.for_actor(
-            ChannelServer, channel_cls, socket, self.transport, hub.pubsub,
-            id=msg.topic, restart=Restart.TEMPORARY,
+            ChannelServer,
+            channel_cls,
+            socket,
+            self.transport,
+            hub.pubsub,
+            id=msg.topic,
+            restart=Restart.TEMPORARY,
         )
         try:
             pid = await DynamicSupervisor.start_child(hub.channels_sup, spec)
@@ -203,7 +210,9 @@ class Connection(Actor):
         assert pid is not None
         ref = self.monitor(pid)
         try:
-            outcome = await pid.call(("join", msg.payload, msg.join_ref, msg.ref), timeout=self.options.join_timeout)
+            outcome = await pid.call(
+                ("join", msg.payload, msg.join_ref, msg.ref), timeout=self.options.join_timeout
+            )
         except ProcessExited:
             outcome = "crashed"
             self._reply(msg.topic, "error", {"reason": "join crashed"}, msg.ref, msg.join_ref)

@@ -91,8 +91,10 @@ def _origin_host_match(allowed_host: str, host: str) -> bool:
     return host == allowed_host
 
 
-def origin_allowed(origin: str | None, check: bool | tuple[str, ...] | list[str], url_host: str) -> bool:
-    """S8–S12: no Origin header passes; an origin with no host never does."""
+def origin_allowed(
+    origin: str | None, check: bool | tuple[str, ...] | list[str], url_host: str
+) -> bool:
+    """S8-S12: no Origin header passes; an origin with no host never does."""
     if origin is None or check is False or (not isinstance(check, bool) and not check):
         return True
     parts = urlsplit(origin)
@@ -158,20 +160,25 @@ async def handshake(
     serializer = serializer_for_vsn(request.query.get("vsn"))
     if serializer is None:
         _log.warning(
-            "The client's requested transport version %r does not match server's version requirements",
+            "The client's requested transport version %r does not match "
+            "server's version requirements",
             request.query.get("vsn"),
         )
         return Refuse(403, "vsn")
     connect_info = connect_info_for(request, auth_token)
     try:
         result = await socket.connect(params, connect_info)
-    except Exception:  # noqa: BLE001 - a crashing connect refuses this client only
+    except Exception:
         _log.exception("%s.connect raised", type(socket).__name__)
         return Refuse(403, "connect crashed")
     if isinstance(result, Refuse):
         return result
     if not isinstance(result, dict):
-        _log.error("%s.connect returned %r; expected a dict of assigns or Refuse()", type(socket).__name__, result)
+        _log.error(
+            "%s.connect returned %r; expected a dict of assigns or Refuse()",
+            type(socket).__name__,
+            result,
+        )
         return Refuse(403, "bad connect result")
     socket_id = socket.id(SocketState(result, transport, connect_info))
     if socket_id is not None and not isinstance(socket_id, str):

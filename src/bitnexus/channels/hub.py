@@ -42,16 +42,28 @@ class Hub:
         """The supervisors to put in the application tree (channels first, so
         they stop after the connections that use them)."""
         return [
-            ChildSpec.for_actor(DynamicSupervisor, id=self.channels_name, name=self.channels_name,
-                                max_restarts=1_000_000, max_seconds=1.0),
-            ChildSpec.for_actor(DynamicSupervisor, id=self.connections_name, name=self.connections_name,
-                                max_restarts=1_000_000, max_seconds=1.0),
+            ChildSpec.for_actor(
+                DynamicSupervisor,
+                id=self.channels_name,
+                name=self.channels_name,
+                max_restarts=1_000_000,
+                max_seconds=1.0,
+            ),
+            ChildSpec.for_actor(
+                DynamicSupervisor,
+                id=self.connections_name,
+                name=self.connections_name,
+                max_restarts=1_000_000,
+                max_seconds=1.0,
+            ),
         ]
 
     def _sup(self, name: str) -> Pid[Any]:
         pid = self.node.whereis(name)
         if pid is None:
-            raise NoProcess(name, "the channel supervisors are not running; add hub.child_specs() to the tree")
+            raise NoProcess(
+                name, "the channel supervisors are not running; add hub.child_specs() to the tree"
+            )
         return pid
 
     @property

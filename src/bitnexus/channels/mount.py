@@ -18,7 +18,9 @@ from bitnexus.channels.websocket import websocket_handler
 __all__ = ["mount_socket"]
 
 
-def mount_socket(app: web.Application, path: str, socket: Socket, hub: Hub, options: MountOptions) -> None:
+def mount_socket(
+    app: web.Application, path: str, socket: Socket, hub: Hub, options: MountOptions
+) -> None:
     """Add ``{path}/websocket`` (and ``{path}/longpoll``) routes for ``socket``."""
     path = path.rstrip("/")
     if options.websocket:
@@ -28,4 +30,6 @@ def mount_socket(app: web.Application, path: str, socket: Socket, hub: Hub, opti
             from bitnexus.channels.longpoll import longpoll_handler
         except ImportError:  # pragma: no cover - long poll lands separately
             return
-        app.router.add_route("*", f"{path}/longpoll", longpoll_handler(socket, hub, options, mount=path))
+        app.router.add_route(
+            "*", f"{path}/longpoll", longpoll_handler(socket, hub, options, mount=path)
+        )

@@ -44,7 +44,9 @@ class ChannelFastlane:
             key = transport.frame_key
             prepared = cache.get(key)
             if prepared is None:
-                prepared = cache[key] = transport.prepare(transport.serializer.fastlane_encode(message))
+                prepared = cache[key] = transport.prepare(
+                    transport.serializer.fastlane_encode(message)
+                )
             transport.write_prepared(prepared)
         else:
             self.pid.send(message)
@@ -78,7 +80,11 @@ class ChannelServer(Actor):
 
     def _reply(self, status: str, response: Any, ref: Any, join_ref: Any) -> None:
         t = self.transport
-        t.write(t.serializer.encode_reply(ReplyFrame(self.socket.topic, status, response, ref, join_ref)))
+        t.write(
+            t.serializer.encode_reply(
+                ReplyFrame(self.socket.topic, status, response, ref, join_ref)
+            )
+        )
 
     def _close_frame(self) -> None:
         t = self.transport
@@ -92,21 +98,25 @@ class ChannelServer(Actor):
         sock.join_ref = join_ref if join_ref is not None else ref
         try:
             result = await self.channel.join(sock.topic, payload, sock)
-        except Exception as exc:  # noqa: BLE001 - a join crash is answered, then the process exits
+        except Exception as exc:
             self._reply("error", {"reason": "join crashed"}, ref, join_ref)
             return Stop(exc, reply="crashed")
         if result is None or result.__class__ is Ok:
             response = {} if result is None else result.response
             sock._joined = True
             intercepts = frozenset(type(self.channel).intercept)
-            self.pubsub.subscribe(self.pid, sock.topic, fastlane=ChannelFastlane(self.transport, intercepts, self.pid))
+            self.pubsub.subscribe(
+                self.pid, sock.topic, fastlane=ChannelFastlane(self.transport, intercepts, self.pid)
+            )
             self._reply("ok", response, ref, join_ref)
             return Reply("ok")
         if result.__class__ is Error:
             self._reply("error", result.response, ref, join_ref)
             return Stop(shutdown_reason("join_refused"), reply="error")
         self._reply("error", {"reason": "join crashed"}, ref, join_ref)
-        error = BadCallbackResult(self.channel, "join", result, "None, Ok(response), Error(response)")
+        error = BadCallbackResult(
+            self.channel, "join", result, "None, Ok(response), Error(response)"
+        )
         return Stop(error, reply="crashed")
 
     # -- client messages ---------------------------------------------------------

@@ -47,7 +47,9 @@ class SocketState:
     connect_info: dict[str, Any]
 
 
-def match_topic(table: list[tuple[str, type[Channel]]] | tuple[tuple[str, type[Channel]], ...], topic: str) -> type[Channel] | None:
+def match_topic(
+    table: list[tuple[str, type[Channel]]] | tuple[tuple[str, type[Channel]], ...], topic: str
+) -> type[Channel] | None:
     """The first channel whose pattern matches ``topic`` (S14): exact, or a
     prefix ending in a single trailing ``*``."""
     for pattern, channel in table:
@@ -75,7 +77,9 @@ class Socket:
             if not isinstance(pattern, str) or "*" in pattern[:-1]:
                 raise Misuse(f"{cls.__name__}: topic pattern {pattern!r} may only end in one '*'")
 
-    async def connect(self, params: dict[str, Any], connect_info: dict[str, Any]) -> dict[str, Any] | Refuse:
+    async def connect(
+        self, params: dict[str, Any], connect_info: dict[str, Any]
+    ) -> dict[str, Any] | Refuse:
         """Accept with the socket's assigns (a dict), or return :class:`Refuse`."""
         return {}
 

@@ -20,7 +20,13 @@ from typing import Any, Protocol
 
 from bitnexus.channels.protocol import Frame, Serializer
 
-__all__ = ["CLOSE_GOING_AWAY", "CLOSE_SLOW_CONSUMER", "TransportHandle", "WebSocketHandle", "ws_frame"]
+__all__ = [
+    "CLOSE_GOING_AWAY",
+    "CLOSE_SLOW_CONSUMER",
+    "TransportHandle",
+    "WebSocketHandle",
+    "ws_frame",
+]
 
 _log = logging.getLogger("bitnexus.channels")
 
@@ -112,7 +118,10 @@ class WebSocketHandle:
             self._closed = True
             return
         if transport.get_write_buffer_size() > self.max_buffer:
-            _log.warning("closing slow websocket consumer (%d bytes queued)", transport.get_write_buffer_size())
+            _log.warning(
+                "closing slow websocket consumer (%d bytes queued)",
+                transport.get_write_buffer_size(),
+            )
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
             return
         transport.write(prepared)

@@ -52,7 +52,9 @@ def _subprotocols(request: web.Request) -> tuple[str | None, list[str], bool]:
 
 def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
     """Build the aiohttp handler for one mount."""
-    conn_options = ConnectionOptions(max_channels=options.max_channels, join_timeout=options.join_timeout)
+    conn_options = ConnectionOptions(
+        max_channels=options.max_channels, join_timeout=options.join_timeout
+    )
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method != "GET":

@@ -105,7 +105,7 @@ class PubSub:
                     pid.send(message)
                 else:
                     fastlane.deliver(message, cache)
-            except Exception:  # noqa: BLE001 - one bad subscriber must not stop the rest
+            except Exception:
                 _log.exception("pubsub delivery to %s failed", pid)
                 continue
             delivered += 1
