@@ -92,4 +92,9 @@ class Hub:
         if sup is None or sup._proc is None:
             return []
         actor = sup._proc.actor
-        return list(getattr(actor, "children", {}).keys())
+        # Long-poll sessions live under the same supervisor; count connections only.
+        return [
+            pid
+            for pid in getattr(actor, "children", {})
+            if pid._proc is not None and pid._proc.actor.kind == "connection"
+        ]
