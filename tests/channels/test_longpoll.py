@@ -478,7 +478,7 @@ async def test_draining_the_server_ends_long_poll_sessions_too() -> None:
         lp = LongPoll(http, server.url)
         await lp.open()
         await lp.join("room:drain")
-        assert len(server.hub.connection_pids()) == 2  # the connection and its session
+        assert len(server.hub.connection_pids()) == 1  # sessions are not counted as connections
         for pid in server.hub.connection_pids():
             pid.cast("drain")
         assert await server.events.wait_for("terminate", "room:drain") == ("shutdown", "drain")

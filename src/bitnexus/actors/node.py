@@ -46,7 +46,9 @@ class Node:
         node_id: the first number printed in pids (``<node_id.serial.0>``).
     """
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None, node_id: int | None = None) -> None:
+    def __init__(
+        self, *, loop: asyncio.AbstractEventLoop | None = None, node_id: int | None = None
+    ) -> None:
         self._loop = loop
         self.node_id = next(_node_ids) if node_id is None else node_id
         self._serials = itertools.count(1)
@@ -54,11 +56,17 @@ class Node:
         self._procs: dict[int, Process] = {}
         self.registry = Registry()
         self._current: Process | None = None
-        self._init_waiters: dict[Process, asyncio.Future[Any]] = {}
+        # proc -> (future for start(), the pid start() linked it to)
+        self._init_waiters: dict[Process, tuple[asyncio.Future[Any], Pid[Any] | None]] = {}
         self._signals: deque[tuple[Process, Process | None, Any]] = deque()
         self._delivering = False
         self.spawned_total = 0
         self.crashed_total = 0
+        self.handled_by_dead = 0
+        """Messages handled by processes that have exited (keeps totals monotonic)."""
+        self.restarts_total = 0
+        self._pending_restarts: dict[Pid[Any], int] = {}
+        """Child restarts done by every supervisor on this node."""
         self.exit_listeners: list[Any] = []
         """Callables ``fn(pid, reason)`` told of every exit (metrics, admin)."""
         self.system_pid: Pid[Any] = Pid(self.node_id, 0)
@@ -97,7 +105,8 @@ class Node:
         """
         instance = actor(*args, **kwargs) if isinstance(actor, type) else actor
         if not isinstance(instance, Actor):
-            raise Misuse(f"spawn needs an Actor subclass or instance, got {type(instance).__name__}")
+            got = type(instance).__name__
+            raise Misuse(f"spawn needs an Actor subclass or instance, got {got}")
         from bitnexus.actors.threaded import ThreadActor, bridge_for
 
         if isinstance(instance, ThreadActor):
@@ -105,6 +114,8 @@ class Node:
         serial = next(self._serials)
         pid: Pid[A] = Pid(self.node_id, serial)
         proc = Process(self, pid, instance, parent if parent is not None else link)
+        if parent is not None and self._pending_restarts:
+            proc.restarts = self._pending_restarts.get(parent, 0)
         pid._proc = proc
         instance._process = proc
         proc.trap_exit = trap_exit
@@ -117,7 +128,9 @@ class Node:
         proc.start()
         return pid
 
-    def spawn_link(self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any) -> Pid[A]:
+    def spawn_link(
+        self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any
+    ) -> Pid[A]:
         """:meth:`spawn` and link to ``link_to`` in one step (LNK-1)."""
         return self.spawn(actor, *args, link=link_to, **kwargs)
 
@@ -148,14 +161,19 @@ class Node:
         """
         pid = self.spawn(actor, *args, **kwargs)
         proc = pid._proc
-        assert proc is not None
+        if proc is None:
+            # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
+            raise StartError(NOPROC)
+        starter = kwargs.get("link")
         fut = self.loop.create_future()
-        self._init_waiters[proc] = fut
+        self._init_waiters[proc] = (fut, starter)
         try:
             outcome = await asyncio.wait_for(fut, timeout) if timeout else await fut
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._init_waiters.pop(proc, None)
-            self._unlink_all(proc)
+            if starter is not None:
+                # Only the caller is spared: what init linked dies with the process.
+                self.unlink(pid, starter)
             if pid._proc is not None:
                 self.exit(pid, "kill")
             raise StartError("timeout") from None
@@ -165,17 +183,22 @@ class Node:
             raise StartIgnored()
         raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
 
-    async def start_link(self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any) -> Pid[A]:
+    async def start_link(
+        self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any
+    ) -> Pid[A]:
         """:meth:`start` linked to ``link_to``; the usual way supervisors start children."""
         return await self.start(actor, *args, link=link_to, **kwargs)
 
     def _init_done(self, proc: Process, outcome: Any) -> None:
-        fut = self._init_waiters.pop(proc, None)
-        if outcome is not None:
-            # GS-1: a failed init under start_link must not also kill the linker.
-            if fut is not None:
-                self._unlink_all(proc)
-        if fut is not None and not fut.done():
+        waiter = self._init_waiters.pop(proc, None)
+        if waiter is None:
+            return
+        fut, starter = waiter
+        # GS-1: a failed init under start_link must not also kill the linker;
+        # processes init itself linked still get the exit signal.
+        if outcome is not None and starter is not None:
+            self.unlink(proc.pid, starter)
+        if not fut.done():
             fut.set_result(outcome)
 
     # -- lookup ---------------------------------------------------------------
@@ -219,7 +242,8 @@ class Node:
         if pa is None or a == b:
             return
         if pb is None:
-            self._queue_signal(pa, None, NOPROC, linked=True)
+            # LNK-7: the signal comes from the dead pid, so Exit names it.
+            self._queue_signal(pa, None, NOPROC, linked=True, sender_pid=b)
             return
         if pa.links is None:
             pa.links = set()
@@ -235,13 +259,6 @@ class Node:
             pa.links.discard(pb)
         if pb is not None and pb.links and pa is not None:
             pb.links.discard(pa)
-
-    def _unlink_all(self, proc: Process) -> None:
-        if proc.links:
-            for other in proc.links:
-                if other.links:
-                    other.links.discard(proc)
-            proc.links = None
 
     def monitor(self, watcher: Pid[Any] | None, target: Pid[Any]) -> Ref:
         """Monitor ``target`` from ``watcher``; ``Down`` arrives once (MON-1..3).
@@ -276,6 +293,14 @@ class Node:
                 if flush:
                     self._flush_down(proc, ref)
                 return
+        if flush:
+            # MON-4: the target already died, so its Down may sit in a mailbox.
+            for proc in self._procs.values():
+                if proc.mailbox and any(
+                    e[1].__class__ is Down and e[1].ref == ref for e in proc.mailbox
+                ):
+                    self._flush_down(proc, ref)
+                    return
 
     def _flush_down(self, proc: Process, ref: Ref) -> None:
         if proc.mailbox:
@@ -347,8 +372,9 @@ class Node:
         if proc.exit_reason is None and proc.status != "exiting":
             proc._enqueue((4, reason, None))  # PARENT_EXIT path: terminate then exit
         try:
-            return await asyncio.wait_for(done, timeout)
-        except asyncio.TimeoutError:
+            # shield: a timeout must not cancel the future we await after the kill
+            return await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
             self.exit(pid, "kill")
             return await done
 
@@ -360,31 +386,45 @@ class Node:
         return await proc.wait_exit()
 
     async def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every process: ``shutdown`` to each, then kill what is left.
+        """Stop every process from the top down (SHD-6), then kill what is left.
 
-        The node stands in as the parent of processes that have none, so a
-        trapping orphan runs ``terminate`` and exits instead of getting an
-        ``Exit`` message it may ignore until the kill.
+        Each root (a process without a live parent) gets ``shutdown`` as if
+        from its parent: a trapping root, such as a supervisor, runs
+        ``terminate`` and takes its own tree down in order; any other root
+        exits at once and its links follow. Processes still alive after that
+        get ``shutdown`` themselves, and whatever is left when ``timeout``
+        seconds have passed is killed.
         """
-        procs = list(self._procs.values())
-        waits = [p.wait_exit() for p in procs]
+        deadline = self.loop.time() + timeout
+        roots = [p for p in self._procs.values() if p.parent is None or p.parent._proc is None]
+        await self._shutdown_wave(roots, deadline)
+        await self._shutdown_wave(list(self._procs.values()), deadline)
+        for p in list(self._procs.values()):
+            self._queue_signal(p, None, "kill", linked=False)
+
+    async def _shutdown_wave(self, procs: list[Process], deadline: float) -> None:
+        waits = []
         for p in reversed(procs):
-            if p.exit_reason is None:
-                if p.parent is None and p.trap_exit:
-                    p._enqueue((PARENT_EXIT, SHUTDOWN, None))  # as in stop()
-                else:
-                    self._queue_signal(p, None, SHUTDOWN, linked=False, sender_pid=p.parent)
-        if waits:
-            _done, pending = await asyncio.wait(waits, timeout=timeout)
-            if pending:
-                for p in list(self._procs.values()):
-                    self._queue_signal(p, None, "kill", linked=False)
+            if p.exit_reason is not None:
+                continue
+            waits.append(p.wait_exit())
+            if p.parent is None and p.trap_exit:
+                # The node stands in as the parent: terminate, not an Exit message.
+                p._enqueue((PARENT_EXIT, SHUTDOWN, None))
+            else:
+                self._queue_signal(p, None, SHUTDOWN, linked=False, sender_pid=p.parent)
+        remaining = deadline - self.loop.time()
+        if waits and remaining > 0:
+            await asyncio.wait(waits, timeout=remaining)
 
     # -- exits --------------------------------------------------------------------
     def _process_exited(self, proc: Process, reason: Any) -> None:
         self._procs.pop(proc.pid.serial, None)
+        self.handled_by_dead += proc.handled
         self.registry._remove_process(proc)
-        self._init_waiters.pop(proc, None)
+        waiter = self._init_waiters.pop(proc, None)
+        if waiter is not None and not waiter[0].done():
+            waiter[0].set_result(reason)  # died during init: start() fails now, not at its timeout
         if proc.monitors:
             for ref, target in proc.monitors.items():
                 if target.watchers:
@@ -402,7 +442,7 @@ class Node:
         for listener in self.exit_listeners:
             try:
                 listener(proc.pid, reason)
-            except Exception:  # noqa: BLE001 - a listener must not break exits
+            except Exception:  # a listener must not break exits
                 _log.exception("exit listener failed")
         if links:
             for other in links:
@@ -460,7 +500,7 @@ def _snapshot(proc: Process) -> ProcessInfo:
     actor = proc.actor
     try:
         summary = actor.summary()
-    except Exception as exc:  # noqa: BLE001 - a broken summary must not break the tree
+    except Exception as exc:  # a broken summary must not break the tree
         summary = f"<summary failed: {exc!r}>"
     cls = type(actor)
     return ProcessInfo(

@@ -171,9 +171,18 @@ class Process:
 
     def start(self) -> None:
         """Queue ``init`` as the very first thing the process does."""
-        self.mailbox = deque(((INIT, None, None),))
-        self._active = True
-        self.loop.call_soon(self._drain)
+        if self.exit_reason is not None:
+            return  # a signal during spawn ended it (linked to a dead pid)
+        mb = self.mailbox
+        if mb is None:
+            self.mailbox = deque(((INIT, None, None),))
+        else:
+            # A signal that arrived during spawn (an Exit) is already queued
+            # and a drain scheduled; init still goes first.
+            mb.appendleft((INIT, None, None))
+        if not self._active:
+            self._active = True
+            self.loop.call_soon(self._drain)
 
     # -- the drain loop ------------------------------------------------------
     def _dispatch(self, entry: tuple[int, Any, Any]) -> Coroutine[Any, Any, Any]:
@@ -226,8 +235,16 @@ class Process:
                 if not self._apply(entry, result):
                     return
                 continue
-            except BaseException as exc:  # noqa: BLE001 - a crash is an exit, like on the BEAM
+            except BaseException as exc:  # a crash is an exit, like on the BEAM
                 self._crash(exc, entry)
+                return
+            if self._pending_exit is not None:
+                # It signalled itself, then awaited: end at that await, as the BEAM would.
+                try:
+                    coro.close()
+                except BaseException:
+                    _log.exception("%s handler failed to close", self.pid)
+                self._die(self._pending_exit)
                 return
             self._task = self.loop.create_task(self._drain_async(coro, yielded, entry))
             return
@@ -240,9 +257,9 @@ class Process:
             result = await _resume(coro, yielded)
         except asyncio.CancelledError:
             if self.exit_reason is None:
-                self._die(KILLED)
+                self._die(KILLED if self._pending_exit is None else self._pending_exit)
             return
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._crash(exc, entry)
             return
         if not self._apply(entry, result):
@@ -254,9 +271,9 @@ class Process:
                 result = await self._dispatch(entry)
             except asyncio.CancelledError:
                 if self.exit_reason is None:
-                    self._die(KILLED)
+                    self._die(KILLED if self._pending_exit is None else self._pending_exit)
                 return
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 self._crash(exc, entry)
                 return
             if not self._apply(entry, result):
@@ -336,7 +353,9 @@ class Process:
             self.node._init_done(self, Ignore())
             self._die(NORMAL, quiet=True)
             return False
-        callback = {CAST: "handle_cast", INFO: "handle_info", TIMEOUT: "handle_info"}.get(tag, "init")
+        callback = {CAST: "handle_cast", INFO: "handle_info", TIMEOUT: "handle_info"}.get(
+            tag, "init"
+        )
         shapes = _INIT_SHAPES if tag == INIT else _ASYNC_SHAPES
         self._crash(BadCallbackResult(self.actor, callback, result, shapes), entry)
         return False
@@ -379,20 +398,22 @@ class Process:
         except StopIteration:
             self._die(reason)
             return
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             _log.exception("%s terminate raised", self.pid)
             self._die(reason)
             return
         self._task = self.loop.create_task(self._finish_async(coro, yielded, reason))
 
-    async def _finish_async(self, coro: Coroutine[Any, Any, Any], yielded: Any, reason: Any) -> None:
+    async def _finish_async(
+        self, coro: Coroutine[Any, Any, Any], yielded: Any, reason: Any
+    ) -> None:
         try:
             await _resume(coro, yielded)
         except asyncio.CancelledError:
             if self.exit_reason is None:
                 self._die(KILLED)
             return
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             _log.exception("%s terminate raised", self.pid)
         if self.exit_reason is None:
             self._die(reason)
@@ -423,7 +444,9 @@ class Process:
         if self._running_now():
             self._pending_exit = reason
             task = self._task
-            if task is not None and task is not asyncio.current_task():
+            if task is not None:
+                # Even our own task: the handler ends at its next await, as
+                # the BEAM ends a process that signalled itself.
                 task.cancel()
             return
         self._die(reason)
@@ -465,7 +488,7 @@ class Process:
         if hook is not None:
             try:
                 hook(reason)
-            except Exception:  # noqa: BLE001 - cleanup hooks must not break exits
+            except Exception:  # cleanup hooks must not break exits
                 _log.exception("%s exit hook failed", self.pid)
         self.node._process_exited(self, reason)
         if self._exit_waiters:

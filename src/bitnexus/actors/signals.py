@@ -47,7 +47,7 @@ def shutdown_reason(term: Any) -> tuple[str, Any]:
 def is_normal_exit(reason: Any) -> bool:
     """True for ``normal``, ``shutdown`` and ``("shutdown", _)``: exits that
     are not crashes (no crash report; transient children stay down)."""
-    if reason == NORMAL or reason == SHUTDOWN:
+    if reason in (NORMAL, SHUTDOWN):
         return not isinstance(reason, BaseException)
     return reason.__class__ is tuple and len(reason) == 2 and reason[0] == SHUTDOWN
 

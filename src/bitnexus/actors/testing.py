@@ -127,7 +127,9 @@ class Probe:
         Args:
             timeout: seconds to wait for a matching message.
             match: a predicate ``fn(message) -> bool``, a class (isinstance
-                check), or None for any message.
+                check), or None for any message. A predicate that raises on
+                a message (``m[0]`` on a ``Down``) does not match it, like a
+                pattern of another shape.
 
         Raises:
             AssertionError: nothing matched in time; the message lists what
@@ -200,4 +202,7 @@ def _matches(match: Matcher, message: Any) -> bool:
         return True
     if isinstance(match, type):
         return isinstance(message, match)
-    return bool(match(message))
+    try:
+        return bool(match(message))
+    except Exception:  # a message of another shape simply does not match
+        return False

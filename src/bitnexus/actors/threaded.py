@@ -92,7 +92,7 @@ class _Runner(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self.user.on_start()
-        except BaseException as exc:  # noqa: BLE001 - crash becomes an exit
+        except BaseException as exc:  # crash becomes an exit
             self.post(_Crashed(exc))
 
     def on_receive(self, message: Any) -> Any:
@@ -100,7 +100,7 @@ class _Runner(pykka.ThreadingActor):
         if kind == "stop":
             try:
                 self.user.on_stop(payload)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _log.exception("%s.on_stop raised", type(self.user).__name__)
             self.stop()
             return None
@@ -114,14 +114,16 @@ class _Runner(pykka.ThreadingActor):
                         from_.reply_threadsafe(result.reply)
                     self.post(_Stopped(result.reason))
                 else:
-                    raise BadCallbackResult(self.user, "handle_call", result, "Reply(value), Stop(reason)")
+                    raise BadCallbackResult(
+                        self.user, "handle_call", result, "Reply(value), Stop(reason)"
+                    )
             else:
                 result = self.user.handle_cast(payload)
                 if result.__class__ is Stop:
                     self.post(_Stopped(result.reason))
                 elif result is not None and result.__class__ is not NoReply:
                     raise BadCallbackResult(self.user, "handle_cast", result, "None, Stop(reason)")
-        except BaseException as exc:  # noqa: BLE001 - crash becomes an exit
+        except BaseException as exc:  # crash becomes an exit
             self.post(_Crashed(exc))
         return None
 

@@ -75,7 +75,9 @@ class Application:
             raise Misuse(f"application {self.name!r} is already started")
         self._stopped = asyncio.Event()
         try:
-            root = await self.node.start(Supervisor, self._children, name=self.name, **self._options)
+            root = await self.node.start(
+                Supervisor, self._children, name=self.name, **self._options
+            )
         except BaseException:
             self._stopped = None
             raise
@@ -113,9 +115,9 @@ class Application:
             return
         self._stopping = True
         reason = await self.node.stop(root, SHUTDOWN, timeout=self.shutdown_timeout)
-        # After the timeout node.stop kills only the root. A child that was
-        # being shut down had already been unlinked by its supervisor, so it
-        # would outlive the tree: kill whatever still descends from the root.
+        # Killing the root does not reach a child that was being shut down:
+        # its supervisor had already unlinked it, so it would outlive the
+        # tree. Kill whatever still descends from the root.
         leftovers = _descendants(self.node, root)
         for pid in leftovers:
             self.node.exit(pid, KILL)

@@ -21,7 +21,14 @@ from typing import Any, ClassVar
 
 from bitnexus.actors import SHUTDOWN, Actor, Exit, From, Pid, Reply, Stop, is_normal_exit
 from bitnexus.exceptions import StartError
-from bitnexus.supervision._children import RESTARTING, Child, Intensity, shutdown_child, start_child
+from bitnexus.supervision._children import (
+    RESTARTING,
+    Child,
+    Intensity,
+    no_history,
+    shutdown_child,
+    start_child,
+)
 from bitnexus.supervision.spec import ChildSpec, ChildType, InvalidChildSpec, Restart
 from bitnexus.supervision.supervisor import ChildInfo, SupervisorError
 
@@ -66,7 +73,8 @@ class DynamicSupervisor(Actor):
     async def handle_call(self, request: Any, from_: From) -> Any:
         op = request[0]
         if op == "start_child":
-            if self.max_children is not None and len(self.children) + len(self.restarting) >= self.max_children:
+            total = len(self.children) + len(self.restarting)
+            if self.max_children is not None and total >= self.max_children:
                 return Reply(("error", "max_children"))
             child = Child(request[1])
             try:
@@ -87,9 +95,13 @@ class DynamicSupervisor(Actor):
             return Reply(("ok", None))
         if op == "which_children":
             infos: list[ChildInfo] = [
-                (None, pid, str(c.spec.type), c.spec.description) for pid, c in self.children.items()
+                (None, pid, str(c.spec.type), c.spec.description)
+                for pid, c in self.children.items()
             ]
-            infos += [(None, RESTARTING, str(c.spec.type), c.spec.description) for c in self.restarting.values()]
+            infos += [
+                (None, RESTARTING, str(c.spec.type), c.spec.description)
+                for c in self.restarting.values()
+            ]
             return Reply(infos)
         if op == "count_children":
             every = [*self.children.values(), *self.restarting.values()]
@@ -113,6 +125,7 @@ class DynamicSupervisor(Actor):
                 restart is Restart.TRANSIENT and is_normal_exit(message.reason)
             ):
                 return None
+            child.record_exit(message.pid, message.reason)
             return await self._restart(child, message.pid)
         if message.__class__ is tuple and message[0] == "$retry":
             child = self.restarting.pop(message[1], None)
@@ -126,6 +139,7 @@ class DynamicSupervisor(Actor):
             await self._terminate_all()
             return Stop(SHUTDOWN)
         child.restarts += 1
+        self.node.restarts_total += 1
         try:
             pid = await start_child(self, child, self.extra)
         except StartError:
@@ -149,6 +163,16 @@ class DynamicSupervisor(Actor):
 
     async def terminate(self, reason: Any) -> None:
         await self._terminate_all()
+
+    def child_history(self, pid: Pid[Any]) -> dict[str, Any]:
+        """Recent exits of the child running as ``pid`` (for the admin detail view).
+
+        Example::
+
+            sup_actor.child_history(pid)["restart_count"]
+        """
+        child = self.children.get(pid)
+        return child.history_view() if child is not None else no_history()
 
     def summary(self) -> Any:
         return {

@@ -96,7 +96,9 @@ class ChildSpec:
         if self.id is None:
             raise InvalidChildSpec("child spec is missing its id")
         if not callable(self.start):
-            raise InvalidChildSpec(f"child spec {self.id!r}: start must be callable, got {self.start!r}")
+            raise InvalidChildSpec(
+                f"child spec {self.id!r}: start must be callable, got {self.start!r}"
+            )
         try:
             object.__setattr__(self, "restart", Restart(self.restart))
             object.__setattr__(self, "type", ChildType(self.type))
@@ -149,7 +151,8 @@ class ChildSpec:
         """
         if not (isinstance(actor, builtins.type) and issubclass(actor, Actor)):
             raise InvalidChildSpec(f"for_actor needs an Actor subclass, got {actor!r}")
-        child_type = type or (ChildType.SUPERVISOR if actor.kind == "supervisor" else ChildType.WORKER)
+        default_type = ChildType.SUPERVISOR if actor.kind == "supervisor" else ChildType.WORKER
+        child_type = type or default_type
 
         async def start(node: Node, parent: Pid[Any], *extra: Any) -> Pid[Any]:
             return await node.start_link(

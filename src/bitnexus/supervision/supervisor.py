@@ -19,7 +19,14 @@ from typing import Any, ClassVar
 
 from bitnexus.actors import SHUTDOWN, Actor, Exit, From, Pid, Reply, Stop, is_normal_exit
 from bitnexus.exceptions import Refused, StartError
-from bitnexus.supervision._children import RESTARTING, Child, Intensity, shutdown_child, start_child
+from bitnexus.supervision._children import (
+    RESTARTING,
+    Child,
+    Intensity,
+    no_history,
+    shutdown_child,
+    start_child,
+)
 from bitnexus.supervision.spec import ChildSpec, ChildType, InvalidChildSpec, Restart, Strategy
 
 __all__ = ["ChildInfo", "Supervisor", "SupervisorError"]
@@ -107,6 +114,7 @@ class Supervisor(Actor):
             if child is None:
                 return None
             child.pid = None
+            child.record_exit(message.pid, message.reason)
             return await self._child_exited(child, message.reason)
         if message.__class__ is tuple and message[0] == "$retry":
             child = self._by_id.get(message[1])
@@ -137,11 +145,13 @@ class Supervisor(Actor):
             for other in reversed(group):
                 if other is not child and other.running:
                     await self._shutdown(other)
-            for other in [c for c in group if c.spec.restart is Restart.TEMPORARY and c is not child]:
-                self._remove(other)  # SUP-4: temporary siblings never come back
+            for other in group:
+                if other is not child and other.spec.restart is Restart.TEMPORARY:
+                    self._remove(other)  # SUP-4: temporary siblings never come back
             group = [c for c in group if c in self.children]
         for member in group:
             member.restarts += 1
+            self.node.restarts_total += 1
             try:
                 pid = await start_child(self, member)
             except StartError:
@@ -222,6 +232,18 @@ class Supervisor(Actor):
             return ("error", exc.reason)
         self._add(child, pid)
         return ("ok", pid)
+
+    def child_history(self, pid: Pid[Any]) -> dict[str, Any]:
+        """Recent exits of the child running as ``pid`` (for the admin detail view).
+
+        Read synchronously from outside the process, so it never waits.
+
+        Example::
+
+            sup_actor.child_history(pid)["last_crash"]["reason"]   # "RuntimeError('boom')"
+        """
+        child = self._by_pid.get(pid)
+        return child.history_view() if child is not None else no_history()
 
     def summary(self) -> Any:
         return {
