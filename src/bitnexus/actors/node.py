@@ -27,6 +27,7 @@ from bitnexus.actors.pid import Pid, Ref
 from bitnexus.actors.process import PARENT_EXIT, Process
 from bitnexus.actors.registry import Registry
 from bitnexus.actors.signals import NOPROC, NORMAL, SHUTDOWN, Down
+from bitnexus.actors.threaded import ThreadActor, bridge_for
 from bitnexus.exceptions import Misuse, NoProcess, StartError
 
 __all__ = ["Node"]
@@ -107,8 +108,6 @@ class Node:
         if not isinstance(instance, Actor):
             got = type(instance).__name__
             raise Misuse(f"spawn needs an Actor subclass or instance, got {got}")
-        from bitnexus.actors.threaded import ThreadActor, bridge_for
-
         if isinstance(instance, ThreadActor):
             instance = bridge_for(instance)  # type: ignore[assignment]
         serial = next(self._serials)
@@ -164,6 +163,8 @@ class Node:
         if proc is None:
             # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
             raise StartError(NOPROC)
+        if proc.status != "starting":
+            return pid  # the default init already ran: nothing to wait for
         starter = kwargs.get("link")
         fut = self.loop.create_future()
         self._init_waiters[proc] = (fut, starter)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bitnexus.actors.actor import Actor, Ignore, NoReply, Reply, Stop
 from bitnexus.actors.pid import From, Pid
 from bitnexus.actors.signals import KILL, KILLED, NORMAL, Exit, Timeout, is_normal_exit
-from bitnexus.exceptions import BadCallbackResult
+from bitnexus.exceptions import BadCallbackResult, InternalError
 
 if TYPE_CHECKING:
     from bitnexus.actors.node import Node
@@ -174,6 +174,14 @@ class Process:
         if self.exit_reason is not None:
             return  # a signal during spawn ended it (linked to a dead pid)
         mb = self.mailbox
+        if type(self.actor).init is Actor.init:
+            # Nothing to initialise: the process is ready at once and, while
+            # idle, costs no scheduled callback.
+            self.status = WAITING
+            if mb and not self._active:
+                self._active = True
+                self.loop.call_soon(self._drain)
+            return
         if mb is None:
             self.mailbox = deque(((INIT, None, None),))
         else:
@@ -202,80 +210,62 @@ class Process:
         return actor.terminate(entry[1])  # PARENT_EXIT
 
     def _drain(self) -> None:
-        """Run queued messages synchronously until one really suspends."""
+        """Step the mailbox runner by hand; hand it to a task only if a handler
+        really suspends. One runner handles a whole batch of messages, so a
+        handler that finishes without awaiting costs no task and no
+        StopIteration of its own (the interpreter's ``await`` takes the fast
+        path for a coroutine that returns at once)."""
         node = self.node
         node._current = self
+        runner = self._run()
         try:
-            self._drain_sync()
+            yielded = runner.send(None)
+        except StopIteration:
+            return
+        except BaseException:  # the runner handles crashes; this is our own bug
+            _log.exception("%s mailbox runner failed", self.pid)
+            self._die(InternalError(f"mailbox runner of {self.pid} failed"))
+            return
         finally:
             node._current = None
+        if self._pending_exit is not None:
+            # It signalled itself, then awaited: end at that await, as the BEAM would.
+            try:
+                runner.close()
+            except BaseException:
+                _log.exception("%s handler failed to close", self.pid)
+            self._die(self._pending_exit)
+            return
+        self._task = self.loop.create_task(_resume(runner, yielded))
 
-    def _drain_sync(self) -> None:
+    async def _run(self) -> None:
         mb = self.mailbox
         actor = self.actor
         self.status = RUNNING
         while mb and self.exit_reason is None:
             entry = mb.popleft()
             tag = entry[0]
-            # Casts and infos are most of the traffic: dispatch them inline.
-            if tag == CAST:
-                coro = actor.handle_cast(entry[1])
-            elif tag == INFO:
-                coro = actor.handle_info(entry[1])
-            else:
-                coro = self._dispatch(entry)
             try:
-                yielded = coro.send(None)
-            except StopIteration as stop:
-                result = stop.value
-                if result is None and tag <= INFO and tag != CALL and self._pending_exit is None:
-                    self.handled += 1
-                    self._timeout_after = None
-                    continue
-                if not self._apply(entry, result):
-                    return
-                continue
-            except BaseException as exc:  # a crash is an exit, like on the BEAM
-                self._crash(exc, entry)
-                return
-            if self._pending_exit is not None:
-                # It signalled itself, then awaited: end at that await, as the BEAM would.
-                try:
-                    coro.close()
-                except BaseException:
-                    _log.exception("%s handler failed to close", self.pid)
-                self._die(self._pending_exit)
-                return
-            self._task = self.loop.create_task(self._drain_async(coro, yielded, entry))
-            return
-        self._go_idle()
-
-    async def _drain_async(
-        self, coro: Coroutine[Any, Any, Any], yielded: Any, entry: tuple[int, Any, Any]
-    ) -> None:
-        try:
-            result = await _resume(coro, yielded)
-        except asyncio.CancelledError:
-            if self.exit_reason is None:
-                self._die(KILLED if self._pending_exit is None else self._pending_exit)
-            return
-        except BaseException as exc:
-            self._crash(exc, entry)
-            return
-        if not self._apply(entry, result):
-            return
-        mb = self.mailbox
-        while mb and self.exit_reason is None:
-            entry = mb.popleft()
-            try:
-                result = await self._dispatch(entry)
+                # Casts and infos are most of the traffic: dispatch them inline.
+                if tag == CAST:
+                    result = await actor.handle_cast(entry[1])
+                elif tag == INFO:
+                    result = await actor.handle_info(entry[1])
+                else:
+                    result = await self._dispatch(entry)
+            except GeneratorExit:
+                raise
             except asyncio.CancelledError:
                 if self.exit_reason is None:
                     self._die(KILLED if self._pending_exit is None else self._pending_exit)
                 return
-            except BaseException as exc:
+            except BaseException as exc:  # a crash is an exit, like on the BEAM
                 self._crash(exc, entry)
                 return
+            if result is None and tag <= INFO and tag != CALL and self._pending_exit is None:
+                self.handled += 1
+                self._timeout_after = None
+                continue
             if not self._apply(entry, result):
                 return
         self._task = None
