@@ -485,3 +485,20 @@ async def test_a_thousand_idle_processes_own_no_asyncio_tasks(node: Node) -> Non
     assert all(pid._proc is not None and pid._proc._task is None for pid in pids)
     assert all(pid._proc is not None and pid._proc.mailbox is None for pid in pids)
     assert len(asyncio.all_tasks()) == before
+
+
+class _UsesTimeoutAndTaskGroup(Actor):
+    async def handle_call(self, request: Any, from_: Any) -> Any:
+        # Both need a current task: handlers must run inside one from their first step.
+        async with asyncio.timeout(1.0):
+            async with asyncio.TaskGroup() as group:
+                child = group.create_task(asyncio.sleep(0, result=request))
+        return Reply(child.result())
+
+
+async def test_handlers_can_use_asyncio_timeout_and_task_groups_from_their_first_step(
+    node: Node,
+) -> None:
+    pid = node.spawn(_UsesTimeoutAndTaskGroup)
+    assert await pid.call("hello") == "hello"
+    assert pid.alive

@@ -97,7 +97,7 @@ class Pid(Generic[T]):
         if proc is None:
             raise NoProcess(self)
         task = proc._task
-        if proc.node._current is proc or (task is not None and task is asyncio.current_task()):
+        if task is not None and task is asyncio.current_task():
             # The reply could only come from the handler that is waiting for it (PID-5).
             raise Misuse(f"calling_self: {self} called itself with {request!r:.100}")
         loop = proc.loop

@@ -12,17 +12,17 @@ back to costing nothing while idle.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
-import types
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from bitnexus.actors.actor import Actor, Ignore, NoReply, Reply, Stop
 from bitnexus.actors.pid import From, Pid
 from bitnexus.actors.signals import KILL, KILLED, NORMAL, Exit, Timeout, is_normal_exit
-from bitnexus.exceptions import BadCallbackResult, InternalError
+from bitnexus.exceptions import BadCallbackResult
 
 if TYPE_CHECKING:
     from bitnexus.actors.node import Node
@@ -40,36 +40,17 @@ _ASYNC_SHAPES = "None, NoReply(timeout=None), Stop(reason)"
 _INIT_SHAPES = "None, NoReply(timeout=None), Ignore(), Stop(reason)"
 
 
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
-    """Continue a coroutine we already stepped once, inside a task."""
-    while True:
-        try:
-            sent = yield yielded
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
 class Process:
     """One running actor: mailbox, links, monitors, counters. Internal."""
 
     __slots__ = (
         "_active",
+        "_ctx",
         "_current_from",
         "_exit_waiters",
         "_pending_exit",
         "_pending_froms",
+        "_stop_reason",
         "_task",
         "_timeout_after",
         "_timer",
@@ -106,6 +87,8 @@ class Process:
         self._timer: asyncio.TimerHandle | None = None
         self._timeout_after: float | None = None
         self._current_from: From | None = None
+        self._ctx: contextvars.Context | None = None
+        self._stop_reason: Any = None
         self._pending_froms: list[From] | None = None
         self._pending_exit: Any = None
         self._exit_waiters: list[asyncio.Future[Any]] | None = None
@@ -134,7 +117,7 @@ class Process:
             self._timer = None
         if not self._active:
             self._active = True
-            self.loop.call_soon(self._drain)
+            self._schedule()
 
     # deliver_cast/deliver_info inline _enqueue: they are the hottest path.
     def deliver_cast(self, message: Any) -> None:
@@ -148,7 +131,7 @@ class Process:
                 self._timer = None
             if not self._active:
                 self._active = True
-                self.loop.call_soon(self._drain)
+                self._schedule()
 
     def deliver_info(self, message: Any) -> None:
         if self.exit_reason is None:
@@ -161,7 +144,7 @@ class Process:
                 self._timer = None
             if not self._active:
                 self._active = True
-                self.loop.call_soon(self._drain)
+                self._schedule()
 
     def deliver_call(self, message: Any, from_: From) -> None:
         if self.exit_reason is None:
@@ -180,7 +163,7 @@ class Process:
             self.status = WAITING
             if mb and not self._active:
                 self._active = True
-                self.loop.call_soon(self._drain)
+                self._schedule()
             return
         if mb is None:
             self.mailbox = deque(((INIT, None, None),))
@@ -190,7 +173,7 @@ class Process:
             mb.appendleft((INIT, None, None))
         if not self._active:
             self._active = True
-            self.loop.call_soon(self._drain)
+            self._schedule()
 
     # -- the drain loop ------------------------------------------------------
     def _dispatch(self, entry: tuple[int, Any, Any]) -> Coroutine[Any, Any, Any]:
@@ -209,34 +192,15 @@ class Process:
             return actor.init()
         return actor.terminate(entry[1])  # PARENT_EXIT
 
-    def _drain(self) -> None:
-        """Step the mailbox runner by hand; hand it to a task only if a handler
-        really suspends. One runner handles a whole batch of messages, so a
-        handler that finishes without awaiting costs no task and no
-        StopIteration of its own (the interpreter's ``await`` takes the fast
-        path for a coroutine that returns at once)."""
-        node = self.node
-        node._current = self
-        runner = self._run()
-        try:
-            yielded = runner.send(None)
-        except StopIteration:
-            return
-        except BaseException:  # the runner handles crashes; this is our own bug
-            _log.exception("%s mailbox runner failed", self.pid)
-            self._die(InternalError(f"mailbox runner of {self.pid} failed"))
-            return
-        finally:
-            node._current = None
-        if self._pending_exit is not None:
-            # It signalled itself, then awaited: end at that await, as the BEAM would.
-            try:
-                runner.close()
-            except BaseException:
-                _log.exception("%s handler failed to close", self.pid)
-            self._die(self._pending_exit)
-            return
-        self._task = self.loop.create_task(_resume(runner, yielded))
+    def _schedule(self) -> None:
+        """Run the mailbox in a task until it is empty; the task then ends,
+        so an idle process owns none. Handlers always run inside a task, so
+        ``asyncio.timeout``, ``TaskGroup`` and asyncpg work in them; the task
+        runs in the process's own context (its 'process dictionary')."""
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = contextvars.Context()
+        self._task = self.loop.create_task(self._run(), context=ctx)
 
     async def _run(self) -> None:
         mb = self.mailbox
@@ -261,12 +225,16 @@ class Process:
                 return
             except BaseException as exc:  # a crash is an exit, like on the BEAM
                 self._crash(exc, entry)
+                if self.status == EXITING and self.exit_reason is None:
+                    await self._terminate()
                 return
             if result is None and tag <= INFO and tag != CALL and self._pending_exit is None:
                 self.handled += 1
                 self._timeout_after = None
                 continue
             if not self._apply(entry, result):
+                if self.status == EXITING and self.exit_reason is None:
+                    await self._terminate()
                 return
         self._task = None
         self._go_idle()
@@ -378,31 +346,24 @@ class Process:
         self._stop(exc)
 
     def _stop(self, reason: Any) -> None:
-        """Run ``terminate(reason)`` and then exit with ``reason``."""
+        """Mark the process exiting; the runner then runs ``terminate(reason)``
+        in the same task and exits with ``reason``."""
         if self.exit_reason is not None:
             return
         self.status = EXITING
-        coro = self.actor.terminate(reason)
-        try:
-            yielded = coro.send(None)
-        except StopIteration:
-            self._die(reason)
-            return
-        except BaseException:
-            _log.exception("%s terminate raised", self.pid)
-            self._die(reason)
-            return
-        self._task = self.loop.create_task(self._finish_async(coro, yielded, reason))
+        self._stop_reason = reason
 
-    async def _finish_async(
-        self, coro: Coroutine[Any, Any, Any], yielded: Any, reason: Any
-    ) -> None:
+    async def _terminate(self) -> None:
+        reason = self._stop_reason
+        self._stop_reason = None
         try:
-            await _resume(coro, yielded)
+            await self.actor.terminate(reason)
         except asyncio.CancelledError:
             if self.exit_reason is None:
-                self._die(KILLED)
+                self._die(KILLED if self._pending_exit is None else self._pending_exit)
             return
+        except GeneratorExit:
+            raise
         except BaseException:
             _log.exception("%s terminate raised", self.pid)
         if self.exit_reason is None:
@@ -442,8 +403,6 @@ class Process:
         self._die(reason)
 
     def _running_now(self) -> bool:
-        if self.node._current is self:
-            return True
         task = self._task
         return task is not None and task is asyncio.current_task()
 
