@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default: server.host)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port, 4000)")
     serve.set_defaults(command=_serve)
+    _add_migrate(commands)
+    _add_seed(commands)
+    _add_routes(commands)
+    _add_tree(commands)
     return parser
 
 
@@ -85,3 +89,109 @@ def _load(args: argparse.Namespace) -> Settings:
     if args.port is not None:
         changes["server.port"] = args.port
     return settings.override(changes) if changes else settings
+
+
+def _add_migrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.add_argument("--env", help="environment: dev (default), test, prod; or BITNEXUS_ENV")
+    migrate.add_argument(
+        "--status", action="store_true", help="list the pending migrations; apply nothing"
+    )
+    migrate.set_defaults(command=_migrate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bitnexus.platform import open_database
+    from bitnexus.repo import DatabaseUnavailable, migrate, pending
+
+    settings = load_settings(args.env)
+    configure_logging(settings.log)
+
+    async def run() -> list[str]:
+        async with open_database(settings) as db:
+            return await (pending(db) if args.status else migrate(db))
+
+    try:
+        labels = asyncio.run(run())
+    except DatabaseUnavailable as exc:
+        print(f"bitnexus: {exc}", file=sys.stderr)
+        return 1
+    if args.status:
+        print("\n".join(f"pending {label}" for label in labels) or "the schema is up to date")
+    else:
+        print("\n".join(f"applied {label}" for label in labels) or "nothing to apply: up to date")
+    return 0
+
+
+def _add_seed(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    seed = commands.add_parser(
+        "seed", help="create an admin, demo accounts and products (idempotent)"
+    )
+    seed.add_argument("--env", help="environment: dev (default), test, prod; or BITNEXUS_ENV")
+    seed.set_defaults(command=_seed)
+
+
+def _seed(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bitnexus.repo import DatabaseUnavailable
+    from bitnexus.seed import SchemaBehind, run_seed
+
+    settings = load_settings(args.env)
+    configure_logging(settings.log)
+    try:
+        report = asyncio.run(run_seed(settings))
+    except (DatabaseUnavailable, SchemaBehind) as exc:
+        print(f"bitnexus: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _add_routes(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    routes = commands.add_parser(
+        "routes", help="print the HTTP API's routes (method, path, pipeline, handler)"
+    )
+    routes.add_argument("--env", help="environment: dev (default), test, prod; or BITNEXUS_ENV")
+    routes.set_defaults(command=_routes)
+
+
+def _routes(args: argparse.Namespace) -> int:
+    # Builds the router only: no server, no database, no processes.
+    from bitnexus.platform import Platform
+    from bitnexus.web.api import build_router
+
+    router = build_router(Platform(load_settings(args.env)))
+    print(router.format_table())
+    return 0
+
+
+def _add_tree(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tree = commands.add_parser(
+        "tree",
+        help="print a running server's supervision tree (BITNEXUS_URL, BITNEXUS_TOKEN)",
+    )
+    tree.add_argument("--children", type=int, default=20, help="children shown per process")
+    tree.add_argument(
+        "--sort", choices=["mailbox", "restarts", "rate", "handled", "uptime"], help="order"
+    )
+    tree.add_argument("--kind", help="only this kind, as a flat list (e.g. channel)")
+    tree.add_argument("--name", help="only registered names with this prefix, as a flat list")
+    tree.add_argument("--topic", help="only processes on this channel topic, as a flat list")
+    tree.set_defaults(command=_tree)
+
+
+def _tree(args: argparse.Namespace) -> int:
+    from bitnexus.admin.tree_cli import run_tree
+
+    return run_tree(
+        sys.stdout,
+        sys.stderr,
+        children=args.children,
+        sort=args.sort,
+        kind=args.kind,
+        name=args.name,
+        topic=args.topic,
+    )

@@ -21,11 +21,13 @@ import orjson
 from aiohttp import web
 
 from bitnexus.exceptions import BitnexusError, CallTimeout, NoProcess, ProcessExited
+from bitnexus.web.request_keys import REQUEST_ID_KEY
 
 __all__ = ["ApiError", "error_middleware", "json_response"]
 
 _log = logging.getLogger("bitnexus.web")
 
+_KEPT_HEADERS = frozenset({"allow", "retry-after", "www-authenticate"})
 _DETAILS = {
     400: "bad request",
     401: "unauthorized",
@@ -75,7 +77,7 @@ def _render(
     status: int, errors: Any, request: web.Request, headers: dict[str, str] | None = None
 ) -> web.Response:
     body = {"errors": errors}
-    request_id = request.get("request_id")
+    request_id = request.get(REQUEST_ID_KEY)
     if request_id and status >= 500:
         body["errors"] = {**errors, "request_id": request_id}
     return json_response(body, status=status, headers=headers)
@@ -94,7 +96,9 @@ async def error_middleware(
         if exc.status < 400:
             raise
         detail = _DETAILS.get(exc.status, exc.reason or "error")
-        return _render(exc.status, {"detail": detail}, request)
+        # Keep what the client needs to act on (Allow on a 405).
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in _KEPT_HEADERS}
+        return _render(exc.status, {"detail": detail}, request, kept)
     except (NoProcess, CallTimeout, ProcessExited) as exc:
         _log.error("dependency unavailable on %s %s: %s", request.method, request.path, exc)
         return _render(503, {"detail": "service unavailable"}, request, {"retry-after": "1"})

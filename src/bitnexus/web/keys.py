@@ -10,11 +10,17 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from bitnexus.config import Settings
 
-__all__ = ["APPLICATION_KEY", "HUB_KEY", "NODE_KEY", "SETTINGS_KEY"]
+if TYPE_CHECKING:
+    # Typing only: bitnexus.platform imports this module.
+    from bitnexus.platform import Platform
+
+__all__ = ["APPLICATION_KEY", "HUB_KEY", "NODE_KEY", "PLATFORM_KEY", "SETTINGS_KEY"]
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 """The frozen settings the application was built with."""
@@ -30,3 +36,7 @@ HUB_KEY = web.AppKey("hub", Hub)
 """PubSub, presence and the channel supervisors shared by socket mounts."""
 APPLICATION_KEY = web.AppKey("application", Application)
 """The root supervision tree."""
+
+# The platform: set by bitnexus.platform.attach_platform.
+PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("platform")
+"""Database, tokens, password hashers, service pools and rate limiters."""

@@ -26,9 +26,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bitnexus.auth.roles import Principal, Role, require
+from bitnexus.auth.roles import Forbidden, Principal, Role, require
 from bitnexus.auth.tokens import TokenError, Tokens, token_from_authorization
 from bitnexus.web.errors import ApiError
+from bitnexus.web.request_keys import (
+    BODY_KEY,
+    CLAIMS_KEY,
+    PRINCIPAL_KEY,
+    REQUEST_ID_KEY,
+    ROUTE_KEY,
+)
 
 __all__ = [
     "Authenticate",
@@ -50,7 +57,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Use a well-formed incoming ``x-request-id`` or make one; echo it back."""
     incoming = request.headers.get("x-request-id", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -74,8 +81,8 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         raise
     finally:
         elapsed = time.perf_counter() - started
-        route = request.get("route")
-        principal = request.get("principal")
+        route = request.get(ROUTE_KEY)
+        principal = request.get(PRINCIPAL_KEY)
         observer = request.app.get(_OBSERVER_KEY)
         if observer is not None:
             observer(request.method, route.path if route else "unmatched", status, elapsed)
@@ -87,7 +94,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 status,
                 elapsed * 1000,
                 extra={
-                    "request_id": request.get("request_id"),
+                    "request_id": request.get(REQUEST_ID_KEY),
                     "user_id": principal.user_id if principal else None,
                     "remote": request.remote,
                 },
@@ -100,24 +107,32 @@ REQUEST_OBSERVER_KEY = _OBSERVER_KEY
 
 
 class ParseJson:
-    """Parse a JSON object body into ``request["body"]`` (400/413/415 on bad input)."""
+    """Parse a JSON object body into ``request[BODY_KEY]`` (400/413/415 on bad input).
+
+    Bodies of GET/DELETE requests are not read. An empty body is ``{}``.
+
+    Example::
+
+        router.pipeline("json", ParseJson(max_body=settings.http.max_body_size))
+    """
 
     def __init__(self, *, max_body: int) -> None:
         self.max_body = max_body
 
     async def __call__(self, request: web.Request) -> None:
         if request.method not in ("POST", "PUT", "PATCH"):
-            request["body"] = {}
+            request[BODY_KEY] = {}
             return
+        too_large = ApiError(413, {"detail": f"request body over {self.max_body} bytes"})
         if request.content_length is not None and request.content_length > self.max_body:
-            raise ApiError(413, {"detail": f"request body over {self.max_body} bytes"})
-        raw = await request.content.read(self.max_body + 1)
-        if len(raw) > self.max_body:
-            raise ApiError(413, {"detail": f"request body over {self.max_body} bytes"})
+            raise too_large
+        raw = await self._read(request)
+        if raw is None:
+            raise too_large
         if not raw.strip():
-            request["body"] = {}
+            request[BODY_KEY] = {}
             return
-        if request.content_type not in ("application/json", ""):
+        if not _is_json(request.content_type):
             raise ApiError(415, {"detail": "send JSON with content-type application/json"})
         try:
             body = orjson.loads(raw)
@@ -125,11 +140,32 @@ class ParseJson:
             raise ApiError(400, {"detail": f"malformed JSON: {exc.msg}"}) from None
         if not isinstance(body, dict):
             raise ApiError(400, {"detail": "the body must be a JSON object"})
-        request["body"] = body
+        request[BODY_KEY] = body
+
+    async def _read(self, request: web.Request) -> bytes | None:
+        # StreamReader.read(n) returns what is buffered, not n bytes: loop to
+        # EOF, and stop as soon as the limit is passed (chunked bodies have no
+        # content-length to check up front).
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.content.read(self.max_body + 1 - size)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
 class Authenticate:
-    """Verify the bearer JWT and put a :class:`Principal` in ``request["principal"]``."""
+    """Verify the bearer JWT and put a :class:`Principal` in ``request[PRINCIPAL_KEY]``."""
 
     def __init__(self, tokens: Tokens) -> None:
         self.tokens = tokens
@@ -157,22 +193,22 @@ class Authenticate:
             user_id: int | str = int(claims.subject)
         except ValueError:
             user_id = claims.subject
-        request["principal"] = Principal(user_id, Role(claims.role))
-        request["claims"] = claims
+        request[PRINCIPAL_KEY] = Principal(user_id, Role(claims.role))
+        request[CLAIMS_KEY] = claims
 
 
 async def authorize(request: web.Request) -> None:
     """Check the route's ``permission`` against the principal's role (403)."""
-    route = request.get("route")
+    route = request.get(ROUTE_KEY)
     permission = getattr(route, "permission", None)
     if permission is None:
         return
-    principal = request.get("principal")
+    principal = request.get(PRINCIPAL_KEY)
     if principal is None:
         raise ApiError(401, {"detail": "authentication required", "reason": "missing"})
     try:
         require(principal, permission)
-    except Exception as exc:  # Forbidden
+    except Forbidden as exc:
         raise ApiError(403, {"detail": f"role {principal.role} may not {permission}"}) from exc
 
 
@@ -226,7 +262,7 @@ class RateLimit:
 
     async def __call__(self, request: web.Request) -> None:
         if self.per_user:
-            principal = request.get("principal")
+            principal = request.get(PRINCIPAL_KEY)
             if principal is None:
                 return
             key: Any = ("user", principal.user_id)
