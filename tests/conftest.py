@@ -22,3 +22,11 @@ async def database(postgres_server: PostgresTestServer) -> AsyncIterator[Databas
     """A started pool (up to 20 connections) on a fresh, migrated database."""
     async with postgres_server.database(max_size=20) as db:
         yield db
+
+
+@pytest.fixture
+async def database_url(postgres_server: PostgresTestServer) -> AsyncIterator[str]:
+    """The DSN of a fresh, migrated database, for servers started as subprocesses
+    (so they never migrate or write into a shared database)."""
+    async with postgres_server.database_dsn() as dsn:
+        yield dsn

@@ -52,12 +52,14 @@ def wait_for_healthz(proc: subprocess.Popen[bytes], port: int) -> dict[str, obje
     pytest.fail(f"/healthz did not answer within {START_TIMEOUT}s")
 
 
-def test_serve_answers_healthz_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+def test_serve_answers_healthz_and_exits_cleanly_on_sigterm(
+    tmp_path: Path, database_url: str
+) -> None:
     port = free_port()
     out, err = (tmp_path / "stdout").open("w+b"), (tmp_path / "stderr").open("w+b")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bitnexus", "serve", "--env", "test", "--port", str(port)],
-        env=server_env(),
+        env=server_env(DATABASE_URL=database_url),
         stdout=out,
         stderr=err,
     )
@@ -73,12 +75,12 @@ def test_serve_answers_healthz_and_exits_cleanly_on_sigterm(tmp_path: Path) -> N
     assert f"BitNexus listening on http://127.0.0.1:{port}" in out.read().decode()
 
 
-def test_serve_warns_when_the_secret_was_generated(tmp_path: Path) -> None:
+def test_serve_warns_when_the_secret_was_generated(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     err = (tmp_path / "stderr").open("w+b")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bitnexus", "serve", "--env", "dev", "--port", str(port)],
-        env=server_env(BITNEXUS_LOG__FORMAT="json"),
+        env=server_env(BITNEXUS_LOG__FORMAT="json", DATABASE_URL=database_url),
         stdout=subprocess.DEVNULL,
         stderr=err,
     )

@@ -77,7 +77,15 @@ def _serve(args: argparse.Namespace) -> int:
             detail="SECRET_KEY_BASE is not set; using a random secret for this run. "
             "Tokens will not survive a restart. Set SECRET_KEY_BASE to keep them.",
         )
-    run(settings, build_server(settings))
+    from bitnexus.exceptions import StartError
+    from bitnexus.repo import DatabaseUnavailable
+
+    try:
+        run(settings, build_server(settings))
+    except (DatabaseUnavailable, StartError) as exc:
+        # Already logged where it happened; a trace here would only bury it.
+        print(f"bitnexus: could not start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
