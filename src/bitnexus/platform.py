@@ -48,6 +48,7 @@ from bitnexus.log import get_logger
 from bitnexus.repo import Database, DatabaseUnavailable, EmbeddedPostgres, migrate, pending
 from bitnexus.services import (
     AccountsService,
+    CatalogueCache,
     PasswordHashers,
     ProductsService,
     ServicePool,
@@ -212,8 +213,12 @@ class Platform:
             # A login may queue for a hashing thread, then hash twice (rehash).
             timeout=2 * timeout,
         )
+        self.catalogue = CatalogueCache()
         self.products = ServicePool(
-            "bitnexus.products", lambda: ProductsService(self._database), size=size, timeout=timeout
+            "bitnexus.products",
+            lambda: ProductsService(self._database, cache=self.catalogue),
+            size=size,
+            timeout=timeout,
         )
         self.transactions = ServicePool(
             "bitnexus.transactions",

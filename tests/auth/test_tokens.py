@@ -442,3 +442,27 @@ def test_bearer_token_is_taken_from_the_authorization_header() -> None:
 def test_authorization_header_with_another_scheme_is_invalid(header: str) -> None:
     with pytest.raises(TokenInvalid):
         token_from_authorization(header)
+
+
+# --- the verified-token cache ---------------------------------------------------------------
+
+
+def test_a_cached_token_is_still_refused_once_it_expires() -> None:
+    tokens = make_tokens(access_ttl=900)
+    token = tokens.issue_access("7", "user", now=time.time() - 900 + 1.0)
+    assert tokens.verify_access(token).subject == "7"  # verified and cached
+    time.sleep(1.1)
+    with pytest.raises(TokenExpired):
+        tokens.verify_access(token)
+
+
+def test_a_tampered_copy_of_a_cached_token_is_still_refused() -> None:
+    tokens = make_tokens()
+    token = tokens.issue_access("7", "user")
+    tokens.verify_access(token)
+    head, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["role"] = "admin"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(TokenInvalid):
+        tokens.verify_access(f"{head}.{forged_payload}.{signature}")

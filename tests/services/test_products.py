@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bitnexus.repo import NotFound
@@ -94,3 +96,31 @@ async def test_a_missing_product_is_not_found(services: Services):
         await services.products.call("get_product", product_id=987_654)
     with pytest.raises(NotFound):
         await services.products.call("delete_product", product_id=987_654)
+
+
+async def test_a_cached_catalogue_page_is_cleared_by_a_write_through_any_worker(database):
+    from bitnexus.services.products import CatalogueCache, ProductsService
+
+    cache = CatalogueCache(ttl=60.0)
+    reader, writer = ProductsService(database, cache=cache), ProductsService(database, cache=cache)
+    await writer.create_product(name="Tea", price_minor=450, currency="EUR")
+    first = await reader.list_products(limit=10)
+    assert [p.name for p in first] == ["Tea"]
+    assert await reader.list_products(limit=10) is first  # served from memory
+    await writer.create_product(name="Coffee", price_minor=300, currency="EUR")
+    assert [p.name for p in await reader.list_products(limit=10)] == ["Tea", "Coffee"]
+
+
+async def test_a_cached_catalogue_page_expires_after_its_ttl(database):
+    from bitnexus.repo import queries
+    from bitnexus.services.products import CatalogueCache, ProductsService
+
+    cache = CatalogueCache(ttl=0.2)
+    service = ProductsService(database, cache=cache)
+    assert await service.list_products(limit=10) == []
+    # A write that bypasses this node's workers (another node, say) shows after the ttl.
+    await queries.create_product(database, name="Tea", description="", price_minor=450,
+                                 currency="EUR", active=True)
+    assert await service.list_products(limit=10) == []
+    await asyncio.sleep(0.25)
+    assert [p.name for p in await service.list_products(limit=10)] == ["Tea"]

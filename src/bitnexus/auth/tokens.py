@@ -229,6 +229,8 @@ class Tokens:
             raise ConfigError(f"leeway must be >= 0 seconds, got {leeway!r}")
         self._signer = prepared[0]
         self._by_kid = by_kid
+        # Verified tokens, so each is checked cryptographically once, not per request.
+        self._verified: dict[str, Claims] = {}
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = float(access_ttl)
@@ -317,6 +319,20 @@ class Tokens:
             raise TokenMissing()
         if not isinstance(token, str):
             raise TokenInvalid(f"token must be a string, got {type(token).__name__}")
+        cached = self._verified.get(token)
+        if cached is not None:
+            # Only this exact string was verified; any change to it misses here.
+            if time.time() < cached.expires_at + self.leeway:
+                return cached
+            del self._verified[token]
+            raise TokenExpired()
+        claims = self._verify(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -361,6 +377,9 @@ class Tokens:
             expires_at=float(payload["exp"]),
             raw=MappingProxyType(payload),
         )
+
+
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -23,7 +23,7 @@ from bitnexus.services.accounts import (
 )
 from bitnexus.services.passwords import HasherWorker, PasswordHashers
 from bitnexus.services.pool import Service, ServicePool, ServiceWorker
-from bitnexus.services.products import PRODUCT_FIELDS, ProductsService
+from bitnexus.services.products import PRODUCT_FIELDS, CatalogueCache, ProductsService
 from bitnexus.services.transactions import (
     Notify,
     TransactionsService,
@@ -44,6 +44,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "PRODUCT_FIELDS",
     "AccountsService",
+    "CatalogueCache",
     "DatabaseService",
     "DatabaseSource",
     "FieldConflict",

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bitnexus.repo import Product, queries
@@ -25,7 +26,7 @@ from bitnexus.services.validation import (
     check_page,
 )
 
-__all__ = ["PRODUCT_FIELDS", "ProductsService"]
+__all__ = ["PRODUCT_FIELDS", "CatalogueCache", "ProductsService"]
 
 #: The fields ``create_product`` takes and ``update_product`` may change.
 PRODUCT_FIELDS = ("name", "description", "price_minor", "currency", "active")
@@ -80,11 +81,50 @@ _CHECKS = {
 }
 
 
+class CatalogueCache:
+    """Recently read catalogue pages, shared by the workers of one node.
+
+    The catalogue is read on almost every request and written rarely, so
+    reads are served from memory: a write through any worker of this node
+    clears the cache at once, and every entry also expires after ``ttl``
+    seconds so writes made on other nodes show within that time.
+
+    Example::
+
+        cache = CatalogueCache(ttl=2.0)
+        pool = ServicePool("products", lambda: ProductsService(db, cache=cache))
+    """
+
+    def __init__(self, *, ttl: float = 2.0, max_entries: int = 1024) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[Any, tuple[float, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any) -> Any:
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            self.hits += 1
+            return entry[1]
+        self.misses += 1
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class ProductsService(DatabaseService):
     """The product catalogue.
 
     Args:
         db: the database, or a function returning the running one.
+        cache: pages of products shared by this node's workers (none by default).
     """
 
     operations = (
@@ -95,8 +135,18 @@ class ProductsService(DatabaseService):
         "delete_product",
     )
 
-    def __init__(self, db: DatabaseSource) -> None:
+    def __init__(self, db: DatabaseSource, *, cache: CatalogueCache | None = None) -> None:
         super().__init__(db)
+        self.cache = cache
+
+    def summary(self) -> Any:
+        cache = self.cache
+        return None if cache is None else {"cache_hits": cache.hits, "cache_misses": cache.misses}
+
+    def _changed(self, product: Product) -> Product:
+        if self.cache is not None:
+            self.cache.clear()
+        return product
 
     async def list_products(
         self,
@@ -148,7 +198,13 @@ class ProductsService(DatabaseService):
             else:
                 q = q.strip() or None
         errors.raise_if_any()
-        return await queries.list_products(
+        key = ("list", limit, offset, active, currency, min_price, max_price, q)
+        cache = self.cache
+        if cache is not None:
+            page = cache.get(key)
+            if page is not None:
+                return page  # type: ignore[no-any-return]
+        page = await queries.list_products(
             self.db,
             limit=limit,
             offset=offset,
@@ -158,6 +214,9 @@ class ProductsService(DatabaseService):
             max_price=max_price,
             name_contains=q,
         )
+        if cache is not None:
+            cache.put(key, page)
+        return page
 
     async def get_product(self, product_id: int) -> Product:
         """The product with this id, for sale or retired.
@@ -188,7 +247,7 @@ class ProductsService(DatabaseService):
             "currency": currency,
             "active": active,
         }
-        return await queries.create_product(self.db, **_checked(values))
+        return self._changed(await queries.create_product(self.db, **_checked(values)))
 
     async def update_product(self, product_id: int, **fields: Any) -> Product:
         """Change some of a product's fields (admin); the others keep their value.
@@ -200,7 +259,7 @@ class ProductsService(DatabaseService):
             NotFound: no such product (404).
         """
         product_id = _valid_id(product_id)
-        return await queries.update_product(self.db, product_id, **_checked(fields))
+        return self._changed(await queries.update_product(self.db, product_id, **_checked(fields)))
 
     async def delete_product(self, product_id: int) -> Product:
         """Retire a product (admin): it stays readable but cannot be bought.
@@ -211,7 +270,7 @@ class ProductsService(DatabaseService):
         Raises:
             NotFound: no such product (404).
         """
-        return await queries.delete_product(self.db, _valid_id(product_id))
+        return self._changed(await queries.delete_product(self.db, _valid_id(product_id)))
 
 
 def _valid_id(product_id: Any) -> int:
