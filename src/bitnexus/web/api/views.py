@@ -77,8 +77,26 @@ def token_view(pair: Any) -> dict[str, Any]:
     }
 
 
+_PRODUCT_VIEWS: dict[tuple[int, datetime], dict[str, Any]] = {}
+
+
 def product_view(product: Product) -> dict[str, Any]:
-    """A product with its price as money."""
+    """A product with its price as money.
+
+    Memoized by (id, updated_at): the catalogue is read far more than it
+    changes, and every change moves ``updated_at``. Callers must not mutate
+    the returned dict.
+    """
+    key = (product.id, product.updated_at)
+    view = _PRODUCT_VIEWS.get(key)
+    if view is None:
+        if len(_PRODUCT_VIEWS) >= 4096:
+            _PRODUCT_VIEWS.clear()
+        view = _PRODUCT_VIEWS[key] = _render_product(product)
+    return view
+
+
+def _render_product(product: Product) -> dict[str, Any]:
     return {
         "id": product.id,
         "name": product.name,
