@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -30,3 +31,18 @@ async def database_url(postgres_server: PostgresTestServer) -> AsyncIterator[str
     (so they never migrate or write into a shared database)."""
     async with postgres_server.database_dsn() as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="module")
+def module_database_url(postgres_server: PostgresTestServer) -> Iterator[str]:
+    """Like ``database_url``, shared by one test module (for a module-scoped server)."""
+    loop = asyncio.new_event_loop()
+    manager = postgres_server.database_dsn()
+    try:
+        dsn = loop.run_until_complete(manager.__aenter__())
+        try:
+            yield dsn
+        finally:
+            loop.run_until_complete(manager.__aexit__(None, None, None))
+    finally:
+        loop.close()

@@ -1,0 +1,154 @@
+"""The official phoenix npm client (1.8.x, under Node) against a real ``bitnexus serve``.
+
+Each ``tests/js/*.test.mjs`` file is one pytest test: it runs under ``node --test`` with
+``BITNEXUS_URL`` pointing at a server started here (``--env test``, which mounts the demo
+socket at ``/demo/socket``). A failing JS test prints node's output, including the frame
+transcript the JS harness records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+__all__: list[str] = []
+
+JS_DIR = Path(__file__).resolve().parent
+JS_FILES = sorted(JS_DIR.glob("*.test.mjs"))
+if not JS_FILES:  # a missing suite must fail collection, never pass or skip quietly
+    raise RuntimeError(f"no *.test.mjs files in {JS_DIR}")
+
+# The same stamp as scripts/test, so the two never reinstall behind each other's back.
+_STAMP = JS_DIR / "node_modules" / ".bitnexus-installed"
+_NODE_RUN_TIMEOUT = 90.0
+_SERVER_START_TIMEOUT = 30.0
+
+pytestmark = pytest.mark.js
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    path = shutil.which("node")
+    if path is None:
+        pytest.skip("node is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def node_modules(node: str) -> Path:
+    """``npm ci`` in tests/js unless node_modules matches the committed lockfile."""
+    lock = JS_DIR / "package-lock.json"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if _STAMP.is_file() and _STAMP.read_text().strip() == digest:
+        return JS_DIR / "node_modules"
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (needed once to install tests/js dependencies)")
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"npm ci failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    _STAMP.write_text(digest + "\n")
+    return JS_DIR / "node_modules"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _text(output: str | bytes | None) -> str:
+    # TimeoutExpired carries undecoded bytes even for text=True runs.
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return output or ""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def server_url(module_database_url: str) -> Iterator[str]:
+    """``python -m bitnexus serve --env test`` on a free port; stopped with SIGTERM."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env["DATABASE_URL"] = module_database_url  # its own database, never a shared one
+    env.pop("BITNEXUS_ENV", None)
+    # A short long-poll window so idle polls and dead sessions show up within the tests' bounds.
+    env["BITNEXUS_SOCKET__LONGPOLL_WINDOW"] = "2"
+    command = [sys.executable, "-m", "bitnexus", "serve", "--env", "test"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with tempfile.TemporaryFile(mode="w+") as log:
+        server = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + _SERVER_START_TIMEOUT
+            while not _healthy(url):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"bitnexus serve did not become healthy at {url}:\n{log.read()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=5)
+        if server.returncode not in (0, -signal.SIGTERM):
+            log.seek(0)
+            print(f"bitnexus serve exited with {server.returncode}:\n{log.read()}")
+
+
+@pytest.mark.parametrize("js_file", JS_FILES, ids=[p.stem.removesuffix(".test") for p in JS_FILES])
+def test_phoenix_js_client_scenarios_pass_against_the_server(
+    js_file: Path, node: str, node_modules: Path, server_url: str
+) -> None:
+    env = dict(os.environ, BITNEXUS_URL=server_url, NO_COLOR="1")
+    try:
+        done = subprocess.run(
+            [node, "--test", "--test-reporter=spec", js_file.name],
+            cwd=JS_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_NODE_RUN_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = "\n".join(_text(part) for part in (exc.stdout, exc.stderr))
+        pytest.fail(f"node --test {js_file.name} ran over {_NODE_RUN_TIMEOUT} s:\n{output}")
+    if done.returncode != 0:
+        output = f"{done.stdout}\n{done.stderr}"
+        pytest.fail(f"node --test {js_file.name} exited {done.returncode}:\n{output}")
