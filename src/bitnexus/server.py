@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bitnexus.actors import Node
+from bitnexus.admin import install_admin
 from bitnexus.channels.handshake import MountOptions
 from bitnexus.channels.hub import Hub
 from bitnexus.channels.mount import mount_socket
@@ -67,6 +68,7 @@ def build_server(
         *_presence_specs(hub),
         *hub.child_specs(),
         *_platform(app, settings, hub),
+        *install_admin(app, node, pubsub, settings),
         *extra_children,
     ]
     application = Application(
