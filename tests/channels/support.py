@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -22,6 +22,7 @@ from bitnexus.actors import Node
 from bitnexus.channels import (
     Channel,
     ChannelSocket,
+    Error,
     MountOptions,
     NoReply,
     Ok,
@@ -29,6 +30,7 @@ from bitnexus.channels import (
     Reply,
     Socket,
     SocketState,
+    Stop,
     mount_socket,
 )
 from bitnexus.channels.hub import Hub
@@ -58,6 +60,10 @@ class Events:
 
         return await asyncio.wait_for(find(), timeout)
 
+    def all(self, event: str, topic: str | None = None) -> list[Any]:
+        """Every detail recorded for ``event`` (on ``topic``), oldest first."""
+        return [d for ev, tp, d in self.items if ev == event and (topic is None or tp == topic)]
+
 
 class RoomChannel(Channel):
     intercept = ("new_msg", "bin_ack")
@@ -67,8 +73,6 @@ class RoomChannel(Channel):
         if topic == "room:crash_on_join":
             raise RuntimeError("join crashed on purpose")
         if topic == "room:refuse":
-            from bitnexus.channels import Error
-
             return Error({"reason": "unauthorized"})
         socket.assigns["user"] = payload.get("user") if isinstance(payload, dict) else None
         self.pid.send("after_join")
@@ -77,7 +81,10 @@ class RoomChannel(Channel):
     async def handle_info(self, message: Any, socket: ChannelSocket) -> Any:
         if message == "after_join":
             socket.broadcast("user_entered", {"user": socket.assigns.get("user")})
-            joined: dict[str, Any] = {"status": "connected", "user_id": socket.assigns.get("user_id")}
+            joined: dict[str, Any] = {
+                "status": "connected",
+                "user_id": socket.assigns.get("user_id"),
+            }
             if socket.handler.expose_connect_info:
                 joined["connect_info"] = socket.connect_info
             socket.push("joined", joined)
@@ -95,6 +102,8 @@ class RoomChannel(Channel):
         if event == "bin":
             socket.broadcast("bin_ack", {"size": len(payload)})
             return NoReply()
+        if event == "echo":
+            return Reply("ok", {"payload": payload})
         return Reply("error", {"reason": f"unknown {event}"})
 
     async def handle_out(self, event: str, payload: Any, socket: ChannelSocket) -> Any:
@@ -107,8 +116,24 @@ class RoomChannel(Channel):
             socket.push("you_left", {"message": "bye!"})
 
 
+class CustomChannel(Channel):
+    """Stands in for Phoenix's custom (non-Phoenix.Channel) channel of case 27."""
+
+    async def join(self, topic: str, payload: Any, socket: ChannelSocket) -> Any:
+        if topic == "custom:ignore":
+            return Error({"action": "ignore"})
+        if topic == "custom:error":
+            raise RuntimeError("custom join crashed on purpose")
+        return Ok({"action": "ok"})
+
+    async def handle_in(self, event: str, payload: Any, socket: ChannelSocket) -> Any:
+        if event == "close":
+            return Stop("normal")
+        return Reply("error", {"reason": f"unknown {event}"})
+
+
 class UserSocket(Socket):
-    channels = [("room:*", RoomChannel)]
+    channels = [("room:*", RoomChannel), ("custom:*", CustomChannel)]
     expose_connect_info = False
 
     def __init__(self, events: Events) -> None:
@@ -135,6 +160,8 @@ class ConnectInfoSocket(UserSocket):
 
 @dataclass
 class TestServer:
+    __test__ = False  # not a pytest test class, even when imported into a test module
+
     url: str
     hub: Hub
     node: Node
@@ -173,9 +200,11 @@ async def running_server(**option_overrides: Any) -> AsyncIterator[TestServer]:
     app = web.Application()
     mount_socket(app, "/ws", UserSocket(events), hub, MountOptions(**base))
     mount_socket(app, "/ws/admin", UserSocket(events), hub, MountOptions(**base))
-    mount_socket(app, "/ws/limited", UserSocket(events), hub, MountOptions(**{**base, "max_channels": 1}))
+    limited = MountOptions(**{**base, "max_channels": 1})
+    mount_socket(app, "/ws/limited", UserSocket(events), hub, limited)
     mount_socket(app, "/ws/connect_info", ConnectInfoSocket(events), hub, MountOptions(**base))
-    mount_socket(app, "/ws/timeout", UserSocket(events), hub, MountOptions(**{**base, "idle_timeout": 0.2}))
+    timeout = MountOptions(**{**base, "idle_timeout": 0.2})
+    mount_socket(app, "/ws/timeout", UserSocket(events), hub, timeout)
     await application.start()
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
@@ -207,7 +236,9 @@ class WSClient:
             return orjson.loads(msg.data)
         if msg.type is aiohttp.WSMsgType.BINARY:
             return bytes(msg.data)
-        raise AssertionError(f"expected a frame, got {msg.type} {msg.data!r} (close code {self.ws.close_code})")
+        raise AssertionError(
+            f"expected a frame, got {msg.type} {msg.data!r} (close code {self.ws.close_code})"
+        )
 
     async def recv_until(self, predicate: Any, timeout: float = 2.0) -> Any:
         """Skip frames until one matches ``predicate``; return it."""
@@ -218,10 +249,17 @@ class WSClient:
                 return frame
 
     async def closed(self, timeout: float = 2.0) -> int | None:
-        """Wait for the server to close; return the close code."""
+        """Wait for the server to close; return the close code.
+
+        That is the code of the server's Close frame, as a browser reports it:
+        aiohttp's ``close_code`` says 1006 when the server drops TCP before
+        our Close reply went out, although its Close frame arrived.
+        """
         msg = await self.ws.receive(timeout=timeout)
         while msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             msg = await self.ws.receive(timeout=timeout)
+        if msg.type is aiohttp.WSMsgType.CLOSE:
+            return int(msg.data)
         return self.ws.close_code
 
 
@@ -229,3 +267,115 @@ class WSClient:
 async def ws_client(url: str, **kwargs: Any) -> AsyncIterator[WSClient]:
     async with aiohttp.ClientSession() as session, session.ws_connect(url, **kwargs) as ws:
         yield WSClient(ws)
+
+
+# --- a Phoenix-style test client (reference §6: refs from 1, join_refs from 11) ---
+
+
+class PhxFrame(NamedTuple):
+    """A server frame, normalised: V1 frames have no join_ref (None)."""
+
+    join_ref: Any
+    ref: Any
+    topic: str
+    event: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Proto:
+    """One serializer as the test client speaks it."""
+
+    name: str
+    query: str
+
+    @property
+    def v2(self) -> bool:
+        return self.name == "V2"
+
+    def jr(self, join_ref: Any) -> Any:
+        """The join_ref a server frame shows for ``join_ref``: V1 frames never carry one."""
+        return join_ref if self.v2 else None
+
+    def encode(self, join_ref: Any, ref: Any, topic: str, event: str, payload: Any) -> Any:
+        if self.v2:
+            return [join_ref, ref, topic, event, payload]
+        frame = {"topic": topic, "event": event, "payload": payload, "ref": ref}
+        if join_ref is not None:
+            frame["join_ref"] = join_ref
+        return frame
+
+    def decode(self, frame: Any) -> PhxFrame:
+        if self.v2:
+            assert isinstance(frame, list) and len(frame) == 5, frame
+            return PhxFrame(*frame)
+        assert isinstance(frame, dict), frame
+        assert set(frame) == {"topic", "event", "payload", "ref"}, frame
+        return PhxFrame(None, frame["ref"], frame["topic"], frame["event"], frame["payload"])
+
+
+V1 = Proto("V1", "vsn=1.0.0")
+V2 = Proto("V2", "vsn=2.0.0")
+_EMPTY: Any = object()  # "no payload given": None is a payload too (JSON null)
+
+
+class PhxClient:
+    """Numbers refs and join_refs like Phoenix's WebsocketClient; V1 sends no join_ref."""
+
+    def __init__(self, ws: WSClient, proto: Proto) -> None:
+        self.ws = ws
+        self.proto = proto
+        self._ref = 0
+        self._join_ref = 10
+
+    def next_ref(self) -> str:
+        self._ref += 1
+        return str(self._ref)
+
+    async def send(
+        self, topic: str, event: str, payload: Any = _EMPTY, join_ref: Any = None
+    ) -> str:
+        """Send one message (payload ``{}`` unless given); returns its ref."""
+        ref = self.next_ref()
+        body = {} if payload is _EMPTY else payload
+        await self.ws.send(self.proto.encode(join_ref, ref, topic, event, body))
+        return ref
+
+    async def join(self, topic: str, payload: Any = _EMPTY) -> tuple[Any, str]:
+        """Send phx_join; returns (join_ref as the server will echo it, ref)."""
+        self._join_ref += 1
+        join_ref = str(self._join_ref) if self.proto.v2 else None
+        ref = await self.send(topic, "phx_join", payload, join_ref)
+        return join_ref, ref
+
+    async def recv(self, timeout: float = 2.0) -> PhxFrame:
+        return self.proto.decode(await self.ws.recv(timeout))
+
+    async def recv_until(self, predicate: Any, timeout: float = 2.0) -> PhxFrame:
+        decode = self.proto.decode
+        return decode(await self.ws.recv_until(lambda f: predicate(decode(f)), timeout))
+
+    async def joined(self, topic: str, payload: Any = _EMPTY) -> Any:
+        """Join, expect the ok reply, user_entered and joined; returns the join_ref."""
+        join_ref, ref = await self.join(topic, payload)
+        frames = [await self.recv() for _ in range(3)]
+        ok = {"status": "ok", "response": {}}
+        assert frames[0] == (join_ref, ref, topic, "phx_reply", ok), frames
+        assert {f.event for f in frames[1:]} == {"user_entered", "joined"}, frames
+        return join_ref
+
+    async def heartbeat(self) -> None:
+        """A heartbeat must be answered (S5); fails otherwise."""
+        ref = await self.send("phoenix", "heartbeat")
+        reply = await self.recv_until(lambda f: f.topic == "phoenix")
+        assert reply == (None, ref, "phoenix", "phx_reply", {"status": "ok", "response": {}}), reply
+
+
+@contextlib.asynccontextmanager
+async def phx_client(
+    server: TestServer, proto: Proto, path: str = "/ws", query: str = "", **kwargs: Any
+) -> AsyncIterator[PhxClient]:
+    """A :class:`PhxClient` connected to ``path`` with the serializer's vsn (plus ``query``)."""
+    url = server.ws_url(path, "&".join(q for q in (query, proto.query) if q))
+    async with ws_client(url, **kwargs) as ws:
+        yield PhxClient(ws, proto)
