@@ -112,3 +112,32 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["frobnicate"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_two_servers_share_one_port_with_reuse_port(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    procs = []
+    try:
+        for index in range(2):
+            log = (tmp_path / f"server{index}.log").open("w+b")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bitnexus", "serve", "--env", "test",
+                     "--port", str(port), "--reuse-port"],
+                    env=server_env(DATABASE_URL=database_url),
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+        for proc in procs:
+            wait_for_healthz(proc, port)
+        assert all(proc.poll() is None for proc in procs)  # the second bind did not fail
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                assert proc.wait(timeout=STOP_TIMEOUT) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--env", help="environment: dev (default), test, prod; or BITNEXUS_ENV")
     serve.add_argument("--host", help="interface to bind (default: server.host)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port, 4000)")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="bind with SO_REUSEPORT so several server processes share the port",
+    )
     serve.set_defaults(command=_serve)
     _add_migrate(commands)
     _add_seed(commands)
@@ -81,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bitnexus.repo import DatabaseUnavailable
 
     try:
-        run(settings, build_server(settings))
+        run(settings, build_server(settings), reuse_port=args.reuse_port)
     except (DatabaseUnavailable, StartError) as exc:
         # Already logged where it happened; a trace here would only bury it.
         print(f"bitnexus: could not start: {exc}", file=sys.stderr)

@@ -123,7 +123,9 @@ async def serve(settings: Settings, app: web.Application | None = None) -> None:
         await asyncio.shield(runner.cleanup())
 
 
-def run(settings: Settings, app: web.Application | None = None) -> None:
+def run(
+    settings: Settings, app: web.Application | None = None, *, reuse_port: bool = False
+) -> None:
     """Serve in the foreground until SIGTERM or SIGINT, then shut down gracefully.
 
     Uses uvloop when it is installed. On a signal, the listener closes,
@@ -133,6 +135,10 @@ def run(settings: Settings, app: web.Application | None = None) -> None:
     Args:
         settings: host, port and shutdown timeout come from ``settings.server``.
         app: the application to serve; defaults to ``build_app(settings)``.
+        reuse_port: bind with SO_REUSEPORT so several server processes can
+            share one port (the kernel spreads connections between them).
+            Each process is its own node: broadcasts reach another process
+            only through a multi-node PubSub adapter.
 
     Example::
 
@@ -146,6 +152,7 @@ def run(settings: Settings, app: web.Application | None = None) -> None:
         shutdown_timeout=settings.server.shutdown_timeout,
         print=lambda _aiohttp_banner: print(_listening(settings), flush=True),
         handle_signals=True,
+        reuse_port=reuse_port or None,
         loop=_new_event_loop(),
     )
 
