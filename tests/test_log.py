@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -122,3 +123,28 @@ def test_reconfiguring_switches_the_output() -> None:
     log.info("to_second")
     assert [e["event"] for e in lines(first)] == ["to_first"]
     assert [e["event"] for e in lines(second)] == ["to_second"]
+
+
+async def test_a_crash_report_carries_the_pid_and_name_as_json_fields() -> None:
+    import io
+
+    from bitnexus.actors import Actor, Node
+    from bitnexus.log import configure_logging
+
+    class Crasher(Actor):
+        async def handle_cast(self, message: object) -> None:
+            raise RuntimeError("boom")
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    node = Node()
+    pid = node.spawn(Crasher, name="crasher")
+    done = pid._proc.wait_exit()  # type: ignore[union-attr]
+    pid.cast("go")
+    await asyncio.wait_for(done, 5)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    report = next(line for line in lines if "exited" in line["event"])
+    assert report["pid"] == str(pid)
+    assert report["registered_name"] == "crasher"
+    assert report["kind"] == "worker"
+    assert report["level"] == "error"

@@ -460,6 +460,13 @@ class Node:
             type(proc.actor).__name__,
             reason,
             exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+            # Structured fields: JSON logs carry pid/name/kind beside the message.
+            extra={
+                "pid": str(proc.pid),
+                "registered_name": str(proc.names[0]) if proc.names else None,
+                "kind": getattr(proc.actor, "kind", "worker"),
+                "label": repr(proc.label) if proc.label is not None else None,
+            },
         )
 
     # -- introspection -------------------------------------------------------------

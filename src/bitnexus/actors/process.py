@@ -432,7 +432,10 @@ class Process:
                 from_.fail(self.pid, reason)
             self._pending_froms = None
         if not quiet and not is_normal_exit(reason) and reason != KILLED:
-            self.node._report_crash(self, reason)
+            try:
+                self.node._report_crash(self, reason)
+            except Exception:  # a broken log handler must not stop the exit itself
+                _log.exception("crash report for %s failed", self.pid)
         hook = self.actor._on_exit
         if hook is not None:
             try:
