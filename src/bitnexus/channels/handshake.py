@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bitnexus.channels.logging import filter_params
 from bitnexus.channels.protocol import Serializer, serializer_for_vsn
 from bitnexus.channels.socket import Refuse, Socket, SocketState
 
@@ -53,6 +54,9 @@ class MountOptions:
     longpoll_pubsub_timeout: float = 2.0
     longpoll_max_body: int = 8_000_000
     secret: bytes = field(default=b"", repr=False)
+    log_connect: bool = True
+    """Log one info line per accepted connection (socket, transport,
+    serializer, filtered params), like Phoenix's connect log."""
     websocket: bool = True
     longpoll: bool = True
 
@@ -184,4 +188,12 @@ async def handshake(
     if socket_id is not None and not isinstance(socket_id, str):
         _log.error("%s.id returned %r; expected a str or None", type(socket).__name__, socket_id)
         return Refuse(403, "bad id")
+    if options.log_connect and _log.isEnabledFor(logging.INFO):
+        _log.info(
+            "CONNECTED TO %s Transport: %s Serializer: %s Parameters: %s",
+            type(socket).__name__,
+            transport,
+            serializer.name,
+            filter_params(params),
+        )
     return Accepted(result, socket_id, serializer, connect_info, params)

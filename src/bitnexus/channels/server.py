@@ -15,6 +15,7 @@ from bitnexus.actors import Actor, Down, From, Reply, Stop, is_normal_exit, shut
 from bitnexus.channels.channel import Channel, ChannelSocket, Error, NoReply, Ok
 from bitnexus.channels.channel import Reply as ChannelReply
 from bitnexus.channels.channel import Stop as ChannelStop
+from bitnexus.channels.logging import filter_params
 from bitnexus.channels.protocol import Broadcast, phx_close
 from bitnexus.channels.protocol import Reply as ReplyFrame
 from bitnexus.channels.transport import TransportHandle
@@ -101,6 +102,13 @@ class ChannelServer(Actor):
         except Exception as exc:
             self._reply("error", {"reason": "join crashed"}, ref, join_ref)
             return Stop(exc, reply="crashed")
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                "JOINED %s (%s) Parameters: %s",
+                sock.topic,
+                "ok" if result is None or result.__class__ is Ok else "refused",
+                filter_params(payload),
+            )
         if result is None or result.__class__ is Ok:
             response = {} if result is None else result.response
             sock._joined = True
@@ -128,6 +136,13 @@ class ChannelServer(Actor):
             self._close_frame()
             return Stop(shutdown_reason("left"))
         sock.ref = msg.ref
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "HANDLED %s INCOMING on %s Parameters: %s",
+                msg.event,
+                sock.topic,
+                filter_params(msg.payload),
+            )
         try:
             result = await self.channel.handle_in(msg.event, msg.payload, sock)
         finally:
