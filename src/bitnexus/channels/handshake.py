@@ -54,6 +54,9 @@ class MountOptions:
     longpoll_pubsub_timeout: float = 2.0
     longpoll_max_body: int = 8_000_000
     secret: bytes = field(default=b"", repr=False)
+    connect_info: tuple[tuple[str, Any], ...] = ()
+    """Extra ``(key, value)`` pairs merged into every ``connect_info``
+    (e.g. ``(("signing_salt", "salt"),)``)."""
     log_connect: bool = True
     """Log one info line per accepted connection (socket, transport,
     serializer, filtered params), like Phoenix's connect log."""
@@ -170,6 +173,7 @@ async def handshake(
         )
         return Refuse(403, "vsn")
     connect_info = connect_info_for(request, auth_token)
+    connect_info.update(options.connect_info)
     try:
         result = await socket.connect(params, connect_info)
     except Exception:
