@@ -57,12 +57,3 @@ async def test_handle_in_is_logged_at_debug_with_filtered_params(caplog: Any) ->
     handled = [r.getMessage() for r in caplog.records if "HANDLED echo" in r.getMessage()]
     assert handled and FILTERED in handled[0] and "hunter2" not in caplog.text
 
-
-async def test_custom_connect_info_pairs_reach_connect(caplog: Any) -> None:
-    async with (
-        running_server(connect_info=(("signing_salt", "salt"),)) as srv,
-        ws_client(srv.ws_url("/ws/connect_info", "vsn=2.0.0")) as client,
-    ):
-        await client.send(["1", "1", "room:ci", "phx_join", {}])
-        joined = await client.recv_until(lambda f: f[3] == "joined")
-    assert joined[4]["connect_info"]["signing_salt"] == "salt"
