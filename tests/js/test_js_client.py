@@ -4,12 +4,17 @@ Each ``tests/js/*.test.mjs`` file is one pytest test: it runs under ``node --tes
 ``BITNEXUS_URL`` pointing at a server started here (``--env test``, which mounts the demo
 socket at ``/demo/socket``). A failing JS test prints node's output, including the frame
 transcript the JS harness records.
+
+The server's database is seeded first (``bitnexus seed``) with an admin whose email and
+password are passed to node as ``BITNEXUS_ADMIN_EMAIL`` / ``BITNEXUS_ADMIN_PASSWORD``, for the
+platform end-to-end scenarios (``platform_e2e.test.mjs``) that drive the HTTP API and ``/socket``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +41,7 @@ if not JS_FILES:  # a missing suite must fail collection, never pass or skip qui
 _STAMP = JS_DIR / "node_modules" / ".bitnexus-installed"
 _NODE_RUN_TIMEOUT = 90.0
 _SERVER_START_TIMEOUT = 30.0
+_SEED_TIMEOUT = 60.0
 
 pytestmark = pytest.mark.js
 
@@ -71,6 +78,48 @@ def node_modules(node: str) -> Path:
     return JS_DIR / "node_modules"
 
 
+@dataclass(frozen=True)
+class AdminLogin:
+    """The seeded admin's credentials, handed to node."""
+
+    email: str
+    password: str
+
+
+@pytest.fixture(scope="module")
+def admin_login() -> AdminLogin:
+    # A fresh password per module: nothing outside this run can know it.
+    return AdminLogin(email="e2e-admin@example.com", password=secrets.token_urlsafe(18))
+
+
+def _seed(env: dict[str, str], admin: AdminLogin) -> None:
+    """``python -m bitnexus seed --env test`` against ``env["DATABASE_URL"]``."""
+    seed_env = dict(env)
+    seed_env["BITNEXUS_SEED_ADMIN_EMAIL"] = admin.email
+    seed_env["BITNEXUS_SEED_ADMIN_PASSWORD"] = admin.password
+    command = [sys.executable, "-m", "bitnexus", "seed", "--env", "test"]
+    try:
+        done = subprocess.run(
+            command,
+            env=seed_env,
+            capture_output=True,
+            text=True,
+            timeout=_SEED_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = "\n".join(_text(part) for part in (exc.stdout, exc.stderr))
+        pytest.fail(f"bitnexus seed ran over {_SEED_TIMEOUT} s:\n{output}")
+    # The admin must be created by this run (a fresh database), or the password is not ours.
+    created = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("created admin") and line.endswith(admin.email)
+    ]
+    if done.returncode != 0 or not created:
+        pytest.fail(f"bitnexus seed exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -93,13 +142,15 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server_url(module_database_url: str) -> Iterator[str]:
-    """``python -m bitnexus serve --env test`` on a free port; stopped with SIGTERM."""
+def server_url(module_database_url: str, admin_login: AdminLogin) -> Iterator[str]:
+    """``python -m bitnexus serve --env test`` on a free port, its database seeded first;
+    stopped with SIGTERM."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env["DATABASE_URL"] = module_database_url  # its own database, never a shared one
     env.pop("BITNEXUS_ENV", None)
+    _seed(env, admin_login)
     # A short long-poll window so idle polls and dead sessions show up within the tests' bounds.
     env["BITNEXUS_SOCKET__LONGPOLL_WINDOW"] = "2"
     command = [sys.executable, "-m", "bitnexus", "serve", "--env", "test"]
@@ -133,9 +184,11 @@ def server_url(module_database_url: str) -> Iterator[str]:
 
 @pytest.mark.parametrize("js_file", JS_FILES, ids=[p.stem.removesuffix(".test") for p in JS_FILES])
 def test_phoenix_js_client_scenarios_pass_against_the_server(
-    js_file: Path, node: str, node_modules: Path, server_url: str
+    js_file: Path, node: str, node_modules: Path, server_url: str, admin_login: AdminLogin
 ) -> None:
     env = dict(os.environ, BITNEXUS_URL=server_url, NO_COLOR="1")
+    env["BITNEXUS_ADMIN_EMAIL"] = admin_login.email
+    env["BITNEXUS_ADMIN_PASSWORD"] = admin_login.password
     try:
         done = subprocess.run(
             [node, "--test", "--test-reporter=spec", js_file.name],
