@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_seed(commands)
     _add_routes(commands)
     _add_tree(commands)
+    _add_gen(commands)
     return parser
 
 
@@ -208,3 +209,29 @@ def _tree(args: argparse.Namespace) -> int:
         name=args.name,
         topic=args.topic,
     )
+
+
+def _add_gen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gen = commands.add_parser("gen", help="generate code: gen channel NAME")
+    what = gen.add_subparsers(title="generators", required=True, metavar="WHAT")
+    channel = what.add_parser("channel", help="a new channel module and its test")
+    channel.add_argument("name", help="class-like name, e.g. Chat")
+    channel.add_argument("--dir", default="channels", help="where the channel goes")
+    channel.add_argument("--tests", default="tests", help="where its test goes")
+    channel.set_defaults(command=_gen_channel)
+
+
+def _gen_channel(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bitnexus.exceptions import Misuse
+    from bitnexus.gen import generate_channel
+
+    try:
+        written = generate_channel(args.name, directory=Path(args.dir), tests=Path(args.tests))
+    except Misuse as exc:
+        print(f"bitnexus: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"created {path}")
+    return 0
