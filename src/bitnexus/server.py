@@ -23,8 +23,10 @@ from bitnexus.admin import install_admin
 from bitnexus.channels.handshake import MountOptions
 from bitnexus.channels.hub import Hub
 from bitnexus.channels.mount import mount_socket
+from bitnexus.channels.protocol import Broadcast
 from bitnexus.config import Settings
 from bitnexus.pubsub import PubSub, PubSubServer
+from bitnexus.pubsub.redis_adapter import RedisAdapter
 from bitnexus.supervision import Application, ChildSpec
 from bitnexus.web.endpoint import add_component, build_app
 from bitnexus.web.keys import APPLICATION_KEY, HUB_KEY, NODE_KEY
@@ -61,7 +63,14 @@ def build_server(
     """Build the aiohttp application with the runtime and every mount."""
     app = build_app(settings)
     node = node if node is not None else Node()
-    pubsub = PubSub(node)
+    # With a Redis URL, broadcasts reach the other nodes too; the node name
+    # on the wire is generated (host:pid:random), unique per server.
+    adapter = (
+        RedisAdapter(settings.redis.url, message_types={"broadcast": Broadcast})
+        if settings.redis.url
+        else None
+    )
+    pubsub = PubSub(node, adapter=adapter)
     hub = Hub(node, pubsub)
     children: list[ChildSpec] = [
         ChildSpec.for_actor(PubSubServer, pubsub, id="pubsub", name="bitnexus.pubsub"),
