@@ -10,6 +10,7 @@ Example::
 
 from bitnexus.pubsub.adapter import Adapter, LocalAdapter
 from bitnexus.pubsub.core import Fastlane, PubSub
+from bitnexus.pubsub.redis_adapter import RedisAdapter
 from bitnexus.pubsub.server import PubSubServer
 
-__all__ = ["Adapter", "Fastlane", "LocalAdapter", "PubSub", "PubSubServer"]
+__all__ = ["Adapter", "Fastlane", "LocalAdapter", "PubSub", "PubSubServer", "RedisAdapter"]

@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from bitnexus.actors import Actor
@@ -34,8 +35,13 @@ class PubSubServer(Actor):
         await self.pubsub.adapter.stop()
 
     def summary(self) -> Any:
-        return {
-            "adapter": self.pubsub.adapter.name,
+        adapter = self.pubsub.adapter
+        info: dict[str, Any] = {
+            "adapter": adapter.name,
             "broadcasts": self.pubsub.broadcasts_total,
             "deliveries": self.pubsub.deliveries_total,
         }
+        stats = getattr(adapter, "statistics", None)
+        if stats is not None:
+            info["adapter_statistics"] = dataclasses.asdict(stats())
+        return info
