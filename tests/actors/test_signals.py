@@ -466,3 +466,34 @@ async def test_a_process_that_sends_itself_an_exit_signal_dies_even_if_it_keeps_
         down = await probe.receive(timeout=1.0)
         assert down.ref == ref
         assert down.reason == ("killed" if reason == "kill" else reason)
+
+
+
+async def test_an_actor_demonitoring_with_flush_drops_a_down_queued_after_the_target_died(
+    node: Node,
+) -> None:
+    class Watcher(Actor):
+        def __init__(self) -> None:
+            self.downs: list[Any] = []
+
+        async def handle_call(self, request: Any, from_: Any) -> Any:
+            op, arg = request
+            if op == "monitor":
+                return Reply(self.monitor(arg))
+            if op == "kill_then_demonitor":
+                target, ref = arg
+                self.exit(target, "kill")  # its Down is now queued in our own mailbox
+                self.demonitor(ref, flush=True)
+                return Reply(None)
+            return Reply(self.downs)
+
+        async def handle_info(self, message: Any) -> None:
+            if isinstance(message, Down):
+                self.downs.append(message)
+
+    target = node.spawn(Actor)
+    watcher = node.spawn(Watcher)
+    ref = await watcher.call(("monitor", target))
+    await watcher.call(("kill_then_demonitor", (target, ref)))
+    assert not target.alive
+    assert await watcher.call(("downs", None)) == []

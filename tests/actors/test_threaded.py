@@ -80,6 +80,7 @@ async def test_a_thread_actor_shows_in_the_process_list_as_a_thread(node: Node) 
     assert info.kind == "thread"
     assert info.name == "keeper"
     assert info.summary == {"thread_actor": "Keeper"}
+    assert info.actor.endswith(".Keeper")  # the user's class, not the bridge
 
 
 async def test_a_raise_in_a_call_is_an_exit_seen_by_callers_and_monitors(

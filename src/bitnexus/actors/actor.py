@@ -167,7 +167,8 @@ class Actor:
 
     def demonitor(self, ref: Ref, *, flush: bool = False) -> None:
         """Stop a monitor; ``flush`` also drops a ``Down`` already queued."""
-        self._process.node.demonitor(ref, flush=flush)
+        # The watcher is known, so this is O(1), not a scan of every process.
+        self._process.node.demonitor_from(self._process.pid, ref, flush=flush)
 
     def exit(self, pid: Pid[Any], reason: Any) -> None:
         """Send an exit signal to ``pid`` from this process."""

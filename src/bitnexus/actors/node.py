@@ -312,12 +312,14 @@ class Node:
     def demonitor_from(self, watcher: Pid[Any], ref: Ref, *, flush: bool = False) -> None:
         """Fast :meth:`demonitor` when the watcher is known."""
         pw = watcher._proc
-        if pw is None or not pw.monitors:
+        if pw is None:
             return
-        target = pw.monitors.pop(ref, None)
-        if target is not None and target.watchers:
-            target.watchers.pop(ref, None)
+        if pw.monitors:
+            target = pw.monitors.pop(ref, None)
+            if target is not None and target.watchers:
+                target.watchers.pop(ref, None)
         if flush:
+            # Also when the target already died: its Down may be queued (MON-4).
             self._flush_down(pw, ref)
 
     def exit(self, pid: Pid[Any], reason: Any, *, sender: Pid[Any] | None = None) -> None:
@@ -515,7 +517,7 @@ def _snapshot(proc: Process) -> ProcessInfo:
         pid=proc.pid,
         name=proc.names[0] if proc.names else None,
         kind=getattr(actor, "kind", "worker"),
-        actor=f"{cls.__module__}.{cls.__qualname__}",
+        actor=getattr(actor, "actor_name", None) or f"{cls.__module__}.{cls.__qualname__}",
         parent=proc.parent,
         links=tuple(sorted(p.pid for p in proc.links)) if proc.links else (),
         monitors=tuple(p.pid for p in proc.monitors.values()) if proc.monitors else (),

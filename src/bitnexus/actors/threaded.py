@@ -55,7 +55,9 @@ class ThreadActor(Actor):
         """Runs in the actor's thread before any message."""
 
     def on_stop(self, reason: Any) -> None:
-        """Runs in the actor's thread when it stops gracefully."""
+        """Runs in the actor's thread when the process exits: after a graceful
+        stop, and also after a crash; after ``kill``, once the thread has
+        finished the message it was on (a thread cannot be interrupted)."""
 
     def handle_call(self, request: Any) -> Any:  # type: ignore[override]
         raise NotImplementedError(f"{type(self).__name__} does not handle calls")
@@ -187,6 +189,12 @@ class _ThreadBridge(Actor):
                 ref.tell(("stop", reason, None))
             except pykka.ActorDeadError:
                 pass
+
+    @property
+    def actor_name(self) -> str:
+        """What the admin tree shows: the user's class, not this bridge."""
+        cls = type(self.user)
+        return f"{cls.__module__}.{cls.__qualname__}"
 
     def summary(self) -> Any:
         return {"thread_actor": type(self.user).__name__}
