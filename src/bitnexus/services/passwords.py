@@ -17,22 +17,15 @@ Example::
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from bitnexus.actors import Node, Reply, ThreadActor
+from bitnexus.actors import Reply, ThreadActor
 from bitnexus.auth.passwords import PasswordHasher, PasswordRejected
-from bitnexus.exceptions import Misuse, NoProcess
-from bitnexus.supervision import ChildSpec, ChildType, Strategy, Supervisor
+from bitnexus.exceptions import Misuse
+from bitnexus.services.pool import Refusal, WorkerPool
+from bitnexus.supervision import ChildSpec
 
 __all__ = ["HasherWorker", "PasswordHashers"]
-
-
-class _Refusal:
-    __slots__ = ("error",)
-
-    def __init__(self, error: PasswordRejected) -> None:
-        self.error = error
 
 
 class HasherWorker(ThreadActor):
@@ -51,7 +44,7 @@ class HasherWorker(ThreadActor):
             try:
                 return Reply(self.hasher.hash(*args))
             except PasswordRejected as exc:
-                return Reply(_Refusal(exc))
+                return Reply(Refusal(exc))
         if op == "verify":
             return Reply(self.hasher.verify(*args))
         if op == "dummy_verify":
@@ -59,7 +52,7 @@ class HasherWorker(ThreadActor):
         raise Misuse(f"HasherWorker has no operation {op!r}")
 
 
-class PasswordHashers:
+class PasswordHashers(WorkerPool):
     """A named pool of hashing threads and the client to use them.
 
     Args:
@@ -83,58 +76,14 @@ class PasswordHashers:
         name: str = "bitnexus.passwords",
         timeout: float = 10.0,
     ) -> None:
-        if size < 1:
-            raise Misuse("PasswordHashers needs at least one thread")
+        super().__init__(name, size=size, timeout=timeout)
         self.hasher = hasher if hasher is not None else PasswordHasher()
-        self.size = size
-        self.name = name
-        self.timeout = timeout
-        self.node: Node | None = None
-        self._names = [f"{name}.{i}" for i in range(size)]
-        self._next = itertools.cycle(range(size))
 
-    def child_spec(self) -> ChildSpec:
-        """The hashing threads' supervisor, to add to the application tree."""
-        workers = [
-            ChildSpec.for_actor(HasherWorker, self.hasher, id=worker, name=worker)
-            for worker in self._names
-        ]
-        hashers = self
-
-        async def start(node: Node, parent: Any, *extra: Any) -> Any:
-            hashers.node = node
-            return await node.start_link(
-                Supervisor,
-                workers,
-                link_to=parent,
-                parent=parent,
-                name=hashers.name,
-                strategy=Strategy.ONE_FOR_ONE,
-                max_restarts=max(3, hashers.size * 2),
-                max_seconds=5.0,
-            )
-
-        return ChildSpec(
-            id=self.name,
-            start=start,
-            type=ChildType.SUPERVISOR,
-            description=f"PasswordHashers({self.name}, size={self.size})",
-        )
+    def worker_spec(self, worker_name: str) -> ChildSpec:
+        return ChildSpec.for_actor(HasherWorker, self.hasher, id=worker_name, name=worker_name)
 
     async def _call(self, op: str, *args: Any) -> Any:
-        node = self.node
-        if node is None:
-            raise NoProcess(self.name, "the password hashers are not started")
-        for _ in range(self.size):
-            pid = node.whereis(self._names[next(self._next)])
-            if pid is not None:
-                break
-        else:
-            raise NoProcess(self.name, "no hashing thread is running")
-        result = await pid.call((op, args), timeout=self.timeout)
-        if result.__class__ is _Refusal:
-            raise result.error
-        return result
+        return await self.call_worker((op, args))
 
     async def hash(self, password: str) -> str:
         """Hash a new password on a hashing thread.

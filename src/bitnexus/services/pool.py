@@ -29,7 +29,7 @@ from bitnexus.actors import Actor, From, Node, Reply
 from bitnexus.exceptions import Misuse, NoProcess, Refused
 from bitnexus.supervision import ChildSpec, ChildType, Strategy, Supervisor
 
-__all__ = ["Service", "ServicePool", "ServiceWorker"]
+__all__ = ["Refusal", "Service", "ServicePool", "ServiceWorker", "WorkerPool"]
 
 
 class Service:
@@ -48,7 +48,10 @@ class Service:
         return None
 
 
-class _Refusal:
+class Refusal:
+    """A refused request travelling back from a worker to its caller, who
+    re-raises ``error`` (a crash, by contrast, ends the worker)."""
+
     __slots__ = ("error",)
 
     def __init__(self, error: Refused) -> None:
@@ -71,45 +74,48 @@ class ServiceWorker(Actor):
     async def handle_call(self, request: Any, from_: From) -> Any:
         op, kwargs = request
         if op not in self.allowed:
-            return Reply(_Refusal(Misuse(f"{type(self.service).__name__} has no operation {op!r}")))
+            return Reply(Refusal(Misuse(f"{type(self.service).__name__} has no operation {op!r}")))
         try:
             return Reply(await getattr(self.service, op)(**kwargs))
         except Refused as exc:
-            return Reply(_Refusal(exc))
+            return Reply(Refusal(exc))
 
     def summary(self) -> Any:
         return {"service": type(self.service).__name__, "detail": self.service.summary()}
 
 
-class ServicePool:
-    """A named pool of service workers and the client to call them.
+class WorkerPool:
+    """A named supervisor of ``size`` workers, called round-robin.
+
+    Subclasses say how one worker starts (:meth:`worker_spec`); the pool
+    gives the supervisor's child spec and :meth:`call_worker`.
 
     Args:
         name: registered-name prefix (workers are ``f"{name}.{i}"``).
-        factory: builds one :class:`Service` per worker (and per restart).
         size: number of workers.
         timeout: default call timeout in seconds.
     """
 
-    def __init__(
-        self, name: str, factory: Callable[[], Service], *, size: int = 4, timeout: float = 5.0
-    ) -> None:
+    def __init__(self, name: str, *, size: int, timeout: float) -> None:
         if size < 1:
-            raise Misuse("a service pool needs at least one worker")
+            raise Misuse(f"the worker pool {name!r} needs at least one worker")
         self.name = name
-        self.factory = factory
         self.size = size
         self.timeout = timeout
         self.node: Node | None = None
         self._names = [f"{name}.{i}" for i in range(size)]
         self._next = itertools.cycle(range(size))
 
+    def worker_spec(self, worker_name: str) -> ChildSpec:
+        """The child spec of one worker registered as ``worker_name``."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({self.name}, size={self.size})"
+
     def child_spec(self) -> ChildSpec:
         """The pool's supervisor, to add to the application tree."""
-        workers = [
-            ChildSpec.for_actor(ServiceWorker, self.factory, id=worker, name=worker)
-            for worker in self._names
-        ]
+        workers = [self.worker_spec(worker) for worker in self._names]
         pool = self
 
         async def start(node: Node, parent: Any, *extra: Any) -> Any:
@@ -126,11 +132,51 @@ class ServicePool:
             )
 
         return ChildSpec(
-            id=self.name,
-            start=start,
-            type=ChildType.SUPERVISOR,
-            description=f"ServicePool({self.name})",
+            id=self.name, start=start, type=ChildType.SUPERVISOR, description=self.describe()
         )
+
+    async def call_worker(self, request: Any, *, timeout: float | None = None) -> Any:
+        """Call the next running worker with ``request``; re-raise its refusal.
+
+        Raises:
+            NoProcess / CallTimeout / ProcessExited: the pool is down or slow (503).
+        """
+        node = self.node
+        if node is None:
+            raise NoProcess(self.name, "the worker pool is not started")
+        for _ in range(self.size):
+            pid = node.whereis(self._names[next(self._next)])
+            if pid is not None:
+                break
+        else:
+            raise NoProcess(self.name, "no worker is running")
+        result = await pid.call(request, timeout=self.timeout if timeout is None else timeout)
+        if result.__class__ is Refusal:
+            raise result.error
+        return result
+
+
+class ServicePool(WorkerPool):
+    """A named pool of service workers and the client to call them.
+
+    Args:
+        name: registered-name prefix (workers are ``f"{name}.{i}"``).
+        factory: builds one :class:`Service` per worker (and per restart).
+        size: number of workers.
+        timeout: default call timeout in seconds.
+    """
+
+    def __init__(
+        self, name: str, factory: Callable[[], Service], *, size: int = 4, timeout: float = 5.0
+    ) -> None:
+        super().__init__(name, size=size, timeout=timeout)
+        self.factory = factory
+
+    def worker_spec(self, worker_name: str) -> ChildSpec:
+        return ChildSpec.for_actor(ServiceWorker, self.factory, id=worker_name, name=worker_name)
+
+    def describe(self) -> str:
+        return f"ServicePool({self.name})"
 
     async def call(self, op: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         """Run ``op(**kwargs)`` on the next worker and return its result.
@@ -139,16 +185,4 @@ class ServicePool:
             Refused: what the service refused with (NotFound, Conflict, ...).
             NoProcess / CallTimeout / ProcessExited: the service is down or slow (503).
         """
-        node = self.node
-        if node is None:
-            raise NoProcess(self.name, "the service pool is not started")
-        for _ in range(self.size):
-            pid = node.whereis(self._names[next(self._next)])
-            if pid is not None:
-                break
-        else:
-            raise NoProcess(self.name, "no worker is running")
-        result = await pid.call((op, kwargs), timeout=self.timeout if timeout is None else timeout)
-        if result.__class__ is _Refusal:
-            raise result.error
-        return result
+        return await self.call_worker((op, kwargs), timeout=timeout)
