@@ -95,6 +95,8 @@ class RuntimeSettings:
     call_timeout: float
     max_restarts: int
     max_seconds: float
+    gc_tuning: bool
+    """Freeze start-up objects and collect garbage less often while serving."""
 
 
 @dataclass(frozen=True, slots=True)

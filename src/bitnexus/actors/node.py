@@ -168,8 +168,12 @@ class Node:
         starter = kwargs.get("link")
         fut = self.loop.create_future()
         self._init_waiters[proc] = (fut, starter)
+        # A timer on the future, not asyncio.wait_for: every join and
+        # connection starts processes, and wait_for's extra task and
+        # callbacks showed up in profiles.
+        timer = self.loop.call_later(timeout, _expire_start, fut) if timeout else None
         try:
-            outcome = await asyncio.wait_for(fut, timeout) if timeout else await fut
+            outcome = await fut
         except TimeoutError:
             self._init_waiters.pop(proc, None)
             if starter is not None:
@@ -178,6 +182,9 @@ class Node:
             if pid._proc is not None:
                 self.exit(pid, "kill")
             raise StartError("timeout") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
         if outcome is None:
             return pid
         if isinstance(outcome, Ignore):
@@ -488,6 +495,11 @@ class Node:
             "spawned_total": self.spawned_total,
             "crashed_total": self.crashed_total,
         }
+
+
+def _expire_start(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 class StartIgnored(StartError):

