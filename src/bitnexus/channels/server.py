@@ -32,23 +32,24 @@ class ChannelFastlane:
     """PubSub delivery for one channel: non-intercepted broadcasts are encoded
     once per (serializer, transport kind) and written straight to the socket."""
 
-    __slots__ = ("intercepts", "pid", "transport")
+    __slots__ = ("intercepts", "key", "pid", "transport", "write")
 
     def __init__(self, transport: TransportHandle, intercepts: frozenset[str], pid: Any) -> None:
         self.transport = transport
         self.intercepts = intercepts
         self.pid = pid
+        # Looked up once here, not once per subscriber per broadcast.
+        self.key = transport.frame_key
+        self.write = transport.write_prepared
 
     def deliver(self, message: Any, cache: dict[Any, Any]) -> None:
         if message.__class__ is Broadcast and message.event not in self.intercepts:
-            transport = self.transport
-            key = transport.frame_key
-            prepared = cache.get(key)
+            prepared = cache.get(self.key)
             if prepared is None:
-                prepared = cache[key] = transport.prepare(
-                    transport.serializer.fastlane_encode(message)
-                )
-            transport.write_prepared(prepared)
+                transport = self.transport
+                prepared = transport.prepare(transport.serializer.fastlane_encode(message))
+                cache[self.key] = prepared
+            self.write(prepared)
         else:
             self.pid.send(message)
 

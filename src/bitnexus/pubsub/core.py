@@ -97,9 +97,10 @@ class PubSub:
         cache: dict[Any, Any] = {}
         delivered = 0
         # A snapshot: a delivery may close a slow socket and unsubscribe it.
-        for pid, fastlane in list(entries.items()):
-            if from_pid is not None and pid == from_pid:
-                continue
+        subscribers = list(entries.items())
+        if from_pid is not None:
+            subscribers = [entry for entry in subscribers if entry[0] != from_pid]
+        for pid, fastlane in subscribers:
             try:
                 if fastlane is None:
                     pid.send(message)
