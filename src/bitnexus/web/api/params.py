@@ -170,6 +170,9 @@ def _convert(raw: str, schema: dict[str, Any]) -> Any:
     return raw
 
 
+_QUERY_CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
 def query(request: web.Request) -> dict[str, Any]:
     """The route's documented query parameters, converted, checked and defaulted.
 
@@ -179,9 +182,14 @@ def query(request: web.Request) -> dict[str, Any]:
     Raises:
         ApiError: 422 with every broken rule.
     """
+    route = request[ROUTE_KEY]
+    key = (route.method, route.path, request.query_string)
+    known = _QUERY_CACHE.get(key)
+    if known is not None:
+        return dict(known)  # the same query string always parses the same way
     result: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
-    for name, spec, _description in request[ROUTE_KEY].query:
+    for name, spec, _description in route.query:
         schema = {"type": spec} if isinstance(spec, str) else spec
         if name not in request.query:
             if "default" in schema:
@@ -203,7 +211,10 @@ def query(request: web.Request) -> dict[str, Any]:
             result[name] = value
     if errors:
         raise ApiError(422, errors)
-    return result
+    if len(_QUERY_CACHE) >= 4096:
+        _QUERY_CACHE.clear()
+    _QUERY_CACHE[key] = result
+    return dict(result)
 
 
 def header(request: web.Request, name: str) -> str | None:

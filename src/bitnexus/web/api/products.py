@@ -12,8 +12,9 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import web
 
 from bitnexus.auth.roles import Permission, has_permission
@@ -39,6 +40,7 @@ class ProductsController:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        self._rendered: tuple[Any, tuple[int, int], bytes] | None = None
 
     async def index(self, request: web.Request) -> web.Response:
         """One page of products, filtered."""
@@ -53,9 +55,17 @@ class ProductsController:
             active=None if show_all else True,
             **{name: query[name] for name in _FILTERS if name in query},
         )
-        return json_response(
+        # The service hands back the same cached page object until the
+        # catalogue changes; render it once per page object, not per request.
+        cached = self._rendered
+        window = (query["limit"], query["offset"])
+        if cached is not None and cached[0] is products and cached[1] == window:
+            return _json_body(cached[2])
+        body = orjson.dumps(
             page([product_view(p) for p in products], limit=query["limit"], offset=query["offset"])
         )
+        self._rendered = (products, window, body)
+        return _json_body(body)
 
     async def show(self, request: web.Request) -> web.Response:
         """One product, for sale or retired."""
@@ -87,3 +97,7 @@ class ProductsController:
             "delete_product", product_id=params.path_id(request)
         )
         return json_response(one(product_view(product)))
+
+
+def _json_body(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
