@@ -56,7 +56,6 @@ class Node:
         self._refs = itertools.count(1)
         self._procs: dict[int, Process] = {}
         self.registry = Registry()
-        self._current: Process | None = None
         # proc -> (future for start(), the pid start() linked it to)
         self._init_waiters: dict[Process, tuple[asyncio.Future[Any], Pid[Any] | None]] = {}
         self._signals: deque[tuple[Process, Process | None, Any]] = deque()

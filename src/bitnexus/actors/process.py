@@ -1,12 +1,13 @@
 """Internal: the engine that runs one actor as a process.
 
 Design (why it is cheap): an idle process owns no asyncio task and no queue,
-only this object, its actor and an empty mailbox slot. A delivered message
-schedules one drain with ``loop.call_soon``. The drain steps each handler's
-coroutine by hand; handlers that finish without awaiting anything (most of
-them) never touch a task. The first handler that really suspends is handed to
-a task, which drains the rest of the mailbox and then ends, so the process is
-back to costing nothing while idle.
+only this object, its actor and an empty mailbox slot. A message arriving at
+an idle process starts one task that runs the mailbox: each handler is
+awaited in turn (a handler that returns without suspending costs the
+interpreter's fast ``await`` path), in the process's own contextvars
+context. When the mailbox is empty the task ends, so the process is back to
+costing nothing while idle. Handlers always run inside a task, so
+``asyncio.timeout``, ``TaskGroup`` and asyncpg work in them.
 """
 
 from __future__ import annotations
@@ -252,9 +253,8 @@ class Process:
             self._timer = self.loop.call_later(after, self._fire_timeout)
 
     def _fire_timeout(self) -> None:
-        self._timer = None
+        self._timer = None  # fired: nothing left for _enqueue to cancel
         self._enqueue((TIMEOUT, None, None))
-        self._timer = None
 
     # -- results -----------------------------------------------------------
     def _apply(self, entry: tuple[int, Any, Any], result: Any) -> bool:
