@@ -98,6 +98,10 @@ class Actor:
     kind: ClassVar[str] = "worker"
     """What the admin tree calls this actor (worker, supervisor, channel, ...)."""
 
+    # A slot, so internal actors that declare __slots__ carry no __dict__
+    # (thousands of channels); subclasses without __slots__ get one as usual.
+    __slots__ = ("__weakref__", "_process")
+
     _process: Process
     _on_exit: ClassVar[Any] = None  # internal: runtime kinds clean up here, even on kill
 

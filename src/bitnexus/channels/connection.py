@@ -61,6 +61,17 @@ class Connection(Actor):
     """One client connection: heartbeats, joins, routing, channel exits."""
 
     kind: ClassVar[str] = "connection"
+    __slots__ = (
+        "assigns",
+        "by_ref",
+        "channels",
+        "connect_info",
+        "hub",
+        "options",
+        "socket",
+        "socket_id",
+        "transport",
+    )
 
     def __init__(
         self,

@@ -58,6 +58,7 @@ class ChannelServer(Actor):
     """Runs one Channel instance as a process."""
 
     kind: ClassVar[str] = "channel"
+    __slots__ = ("_conn_ref", "channel", "client_join_ref", "pubsub", "socket", "transport")
 
     def __init__(
         self,

@@ -82,6 +82,8 @@ class DynamicSupervisor(Actor):
             except StartError as exc:
                 return Reply(("error", exc.reason))
             if pid is not None:
+                if child.spec.restart is Restart.TEMPORARY:
+                    child.spec = child.spec.without_start()  # never restarted
                 self.children[pid] = child
                 child.pid = pid
             return Reply(("ok", pid))

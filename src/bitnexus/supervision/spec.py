@@ -70,7 +70,7 @@ class InvalidChildSpec(Misuse):
     """A child spec is malformed: missing id, start not callable, bad shutdown."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChildSpec:
     """One child of a supervisor (CS-1..4).
 
@@ -128,6 +128,12 @@ class ChildSpec:
             return 0.0
         return float(self.shutdown)  # type: ignore[arg-type]
 
+    def without_start(self) -> ChildSpec:
+        """A copy that can no longer start anything: what a supervisor keeps
+        for a running temporary child, which is never restarted, so the
+        start function and the arguments it captured can be freed."""
+        return replace(self, start=_never_restarted)
+
     def with_overrides(self, **changes: Any) -> ChildSpec:
         """A copy with some fields changed (Elixir's ``Supervisor.child_spec/2``)."""
         return replace(self, **changes)
@@ -167,3 +173,7 @@ class ChildSpec:
             type=ChildType(child_type),
             description=f"{actor.__module__}.{actor.__qualname__}",
         )
+
+
+async def _never_restarted(node: Node, parent: Pid[Any], *extra: Any) -> Pid[Any]:
+    raise Misuse("a temporary child is never restarted; its start function was released")
