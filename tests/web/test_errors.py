@@ -99,3 +99,51 @@ async def test_unknown_paths_and_methods_get_the_json_shape(aiohttp_client: Any)
     assert wrong.status == 405
     assert "GET" in wrong.headers["allow"]
     assert await wrong.json() == {"errors": {"detail": "method not allowed"}}
+
+
+async def test_a_websocket_upgrade_passes_the_http_middlewares_and_leaves_no_frame_behind() -> None:
+    import gc
+    import inspect
+
+    import aiohttp
+
+    from bitnexus.web.plugs import access_log_middleware, request_id_middleware
+
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        return ws
+
+    app = web.Application(
+        middlewares=[request_id_middleware, access_log_middleware, error_middleware]
+    )
+    app.router.add_get("/plain", plain)
+    app.router.add_get("/ws", socket)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    codes = {
+        m.__wrapped__.__code__
+        for m in (request_id_middleware, access_log_middleware, error_middleware)
+    }
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/plain") as response:
+                assert "x-request-id" in response.headers  # HTTP requests still go through
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                assert "x-request-id" not in ws._response.headers
+                gc.collect()
+                alive = [
+                    o for o in gc.get_objects() if inspect.iscoroutine(o) and o.cr_code in codes
+                ]
+                assert alive == []  # no middleware frame lives as long as the socket
+                await ws.close()
+    finally:
+        await runner.cleanup()

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +24,7 @@ from aiohttp import web
 from bitnexus.exceptions import BitnexusError, CallTimeout, NoProcess, ProcessExited
 from bitnexus.web.request_keys import REQUEST_ID_KEY
 
-__all__ = ["ApiError", "error_middleware", "json_response"]
+__all__ = ["ApiError", "error_middleware", "json_response", "skip_websocket_upgrades"]
 
 _log = logging.getLogger("bitnexus.web")
 
@@ -83,7 +84,31 @@ def _render(
     return json_response(body, status=status, headers=headers)
 
 
-@web.middleware
+def skip_websocket_upgrades(middleware: Callable[..., Awaitable[web.StreamResponse]]) -> Any:
+    """Make an HTTP middleware let WebSocket upgrades through untouched.
+
+    A socket lives for hours, and an ``async`` middleware's frame would live
+    (and hold its locals) as long, for every socket; sockets answer their own
+    handshake refusals with bare statuses anyway. This wrapper is a plain
+    function: for an upgrade it returns the handler's awaitable itself, so
+    no frame of it stays behind.
+
+    Example::
+
+        @skip_websocket_upgrades
+        async def timing(request, handler): ...
+    """
+
+    @web.middleware
+    def wrapper(request: web.Request, handler: Any) -> Awaitable[web.StreamResponse]:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return handler(request)  # type: ignore[no-any-return]
+        return middleware(request, handler)
+
+    return functools.update_wrapper(wrapper, middleware)
+
+
+@skip_websocket_upgrades
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:

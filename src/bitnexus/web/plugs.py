@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bitnexus.auth.roles import Forbidden, Principal, Role, require
 from bitnexus.auth.tokens import TokenError, Tokens, token_from_authorization
-from bitnexus.web.errors import ApiError
+from bitnexus.web.errors import ApiError, skip_websocket_upgrades
 from bitnexus.web.request_keys import (
     BODY_KEY,
     CLAIMS_KEY,
@@ -52,7 +52,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
+@skip_websocket_upgrades
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Use a well-formed incoming ``x-request-id`` or make one; echo it back."""
     incoming = request.headers.get("x-request-id", "")
@@ -67,7 +67,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
-@web.middleware
+@skip_websocket_upgrades
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One structured log line per request, and per-route metrics hooks."""
     started = time.perf_counter()
