@@ -120,32 +120,13 @@ class Process:
             self._active = True
             self._schedule()
 
-    # deliver_cast/deliver_info inline _enqueue: they are the hottest path.
     def deliver_cast(self, message: Any) -> None:
         if self.exit_reason is None:
-            mb = self.mailbox
-            if mb is None:
-                mb = self.mailbox = deque()
-            mb.append((CAST, message, None))
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if not self._active:
-                self._active = True
-                self._schedule()
+            self._enqueue((CAST, message, None))
 
     def deliver_info(self, message: Any) -> None:
         if self.exit_reason is None:
-            mb = self.mailbox
-            if mb is None:
-                mb = self.mailbox = deque()
-            mb.append((INFO, message, None))
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if not self._active:
-                self._active = True
-                self._schedule()
+            self._enqueue((INFO, message, None))
 
     def deliver_call(self, message: Any, from_: From) -> None:
         if self.exit_reason is None:
