@@ -29,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -328,8 +326,7 @@ def attach_platform(app: web.Application, settings: Settings, hub: Hub) -> list[
 
     Stores the :class:`Platform` at ``PLATFORM_KEY``, adds
     :func:`platform_component`, mounts :class:`UserSocket` at ``/socket`` and
-    calls ``bitnexus.web.api.install_api(app, platform)`` when that module
-    exists.
+    installs the HTTP API (``bitnexus.web.api.install_api``).
 
     Example::
 
@@ -342,20 +339,8 @@ def attach_platform(app: web.Application, settings: Settings, hub: Hub) -> list[
     app[PLATFORM_KEY] = platform
     add_component(app, platform_component)
     mount_socket(app, SOCKET_PATH, UserSocket(platform), hub, mount_options(settings))
-    _install_api(app, platform)
+    # Imported here: the API's modules import this one.
+    from bitnexus.web.api import install_api
+
+    install_api(app, platform)
     return platform.child_specs()
-
-
-def _install_api(app: web.Application, platform: Platform) -> None:
-    spec = importlib.util.find_spec("bitnexus.web.api")
-    # A folder without __init__.py (a namespace package) is not the API yet.
-    if spec is None or spec.origin is None:
-        _log.warning("no HTTP API: bitnexus.web.api is not installed")
-        return
-    # Found means present: an ImportError inside it is a bug to show, not hide.
-    api = importlib.import_module("bitnexus.web.api")
-    install = getattr(api, "install_api", None)
-    if install is None:
-        _log.warning("no HTTP API: bitnexus.web.api has no install_api(app, platform)")
-        return
-    install(app, platform)

@@ -25,6 +25,7 @@ from bitnexus.channels.hub import Hub
 from bitnexus.channels.mount import mount_socket
 from bitnexus.channels.protocol import Broadcast
 from bitnexus.config import Settings
+from bitnexus.platform import attach_platform
 from bitnexus.pubsub import PubSub, PubSubServer
 from bitnexus.pubsub.redis_adapter import RedisAdapter
 from bitnexus.supervision import Application, ChildSpec
@@ -74,9 +75,9 @@ def build_server(
     hub = Hub(node, pubsub)
     children: list[ChildSpec] = [
         ChildSpec.for_actor(PubSubServer, pubsub, id="pubsub", name="bitnexus.pubsub"),
-        *_presence_specs(hub),
+        *hub.attach_presence(),
         *hub.child_specs(),
-        *_platform(app, settings, hub),
+        *attach_platform(app, settings, hub),
         *install_admin(app, node, pubsub, settings),
         *extra_children,
     ]
@@ -99,25 +100,6 @@ def build_server(
             app, "/demo/socket", DemoSocket(), hub, mount_options(settings, check_origin=False)
         )
     return app
-
-
-def _platform(app: web.Application, settings: Settings, hub: Hub) -> list[ChildSpec]:
-    """The BitNexus platform: database, services, HTTP API, the user socket."""
-    try:
-        from bitnexus.platform import attach_platform
-    except ImportError:  # pragma: no cover - the platform lands separately
-        return []
-    return attach_platform(app, settings, hub)
-
-
-def _presence_specs(hub: Hub) -> list[ChildSpec]:
-    try:
-        from bitnexus.channels.presence import Presence
-    except ImportError:  # pragma: no cover - presence lands separately
-        return []
-    presence = Presence(hub.pubsub)
-    hub.presence = presence
-    return presence.child_specs()
 
 
 async def _runtime_component(app: web.Application) -> AsyncIterator[None]:

@@ -178,14 +178,7 @@ async def running_server(**option_overrides: Any) -> AsyncIterator[TestServer]:
     pubsub = PubSub(node)
     hub = Hub(node, pubsub)
     children = [ChildSpec.for_actor(PubSubServer, pubsub, id="pubsub")]
-    try:
-        from bitnexus.channels.presence import Presence
-
-        presence = Presence(pubsub)
-        hub.presence = presence
-        children += presence.child_specs()
-    except ImportError:
-        pass
+    children += hub.attach_presence()
     children += hub.child_specs()
     application = Application(children, node=node, shutdown_timeout=5.0)
     events = Events()

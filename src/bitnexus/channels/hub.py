@@ -38,6 +38,15 @@ class Hub:
         self.presence: Any = None
         """A :class:`~bitnexus.channels.presence.Presence`, once one is attached."""
 
+    def attach_presence(self, *, name: str | None = None) -> list[ChildSpec]:
+        """Create this node's :class:`~bitnexus.channels.presence.Presence`,
+        set :attr:`presence`, and return its tracker's child specs."""
+        from bitnexus.channels.presence import Presence  # presence imports nothing of the hub
+
+        presence = Presence(self.pubsub) if name is None else Presence(self.pubsub, name=name)
+        self.presence = presence
+        return presence.child_specs()
+
     def child_specs(self) -> list[ChildSpec]:
         """The supervisors to put in the application tree (channels first, so
         they stop after the connections that use them)."""

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bitnexus.channels.handshake import MountOptions
 from bitnexus.channels.hub import Hub
+from bitnexus.channels.longpoll import longpoll_handler
 from bitnexus.channels.socket import Socket
 from bitnexus.channels.websocket import websocket_handler
 
@@ -26,10 +27,6 @@ def mount_socket(
     if options.websocket:
         app.router.add_route("*", f"{path}/websocket", websocket_handler(socket, hub, options))
     if options.longpoll:
-        try:
-            from bitnexus.channels.longpoll import longpoll_handler
-        except ImportError:  # pragma: no cover - long poll lands separately
-            return
         app.router.add_route(
             "*", f"{path}/longpoll", longpoll_handler(socket, hub, options, mount=path)
         )

@@ -263,14 +263,7 @@ class ChannelCase:
         """Start the supervision tree (``async with`` does it for you)."""
         children = [ChildSpec.for_actor(PubSubServer, self.pubsub, id="pubsub")]
         if self._want_presence:
-            try:
-                from bitnexus.channels.presence import Presence
-            except ImportError:
-                pass
-            else:
-                presence = Presence(self.pubsub, name=f"{self._prefix}.presence")
-                self.hub.presence = presence
-                children += presence.child_specs()
+            children += self.hub.attach_presence(name=f"{self._prefix}.presence")
         children += self.hub.child_specs()
         self.node.exit_listeners.append(self._on_exit)
         self.app = Application(children, node=self.node, name=self._prefix, shutdown_timeout=5.0)
