@@ -16,11 +16,13 @@ from bitnexus.actors import (
     From,
     Ignore,
     Node,
+    NoReply,
     Pid,
     ProcessInfo,
     Reply,
     StartIgnored,
     Stop,
+    Timeout,
 )
 from bitnexus.actors.testing import Probe
 from bitnexus.exceptions import Misuse, NameTaken, NoProcess, StartError
@@ -170,6 +172,107 @@ async def test_start_with_a_taken_name_raises_name_taken_and_runs_nothing(
 
 
 # --- stop, wait_exit, shutdown ----------------------------------------------------------------
+
+
+class PlainInit(Lifecycle):
+    """Lifecycle with a plain-def init: it runs inside spawn."""
+
+    def init(self) -> Any:  # type: ignore[override]
+        self.tell("init")
+        result = self.init_result
+        if isinstance(result, BaseException):
+            raise result
+        self.ready = True
+        return result
+
+
+async def test_a_plain_def_init_has_run_when_spawn_returns(node: Node, probe: Probe) -> None:
+    pid = node.spawn(PlainInit, probe.pid)
+    assert node.info(pid).status == "waiting"  # type: ignore[union-attr]
+    pid.send("first")
+    assert await probe.receive() == "init"
+    assert await probe.receive() == ("info", "first")
+    assert await pid.call("ready?") is True
+
+
+@pytest.mark.parametrize(
+    ("init_result", "reason"),
+    [(Boom("init crashed"), Boom), (Stop(("shutdown", "no")), ("shutdown", "no"))],
+    ids=["raise", "stop"],
+)
+async def test_a_failed_plain_init_fails_start_without_signalling_the_caller(
+    node: Node, init_result: Any, reason: Any
+) -> None:
+    caller = await Probe.start(node, trap_exit=True)
+    with pytest.raises(StartError) as raised:
+        await node.start_link(PlainInit, None, init_result, link_to=caller.pid)
+    if reason is Boom:
+        assert raised.value.reason is init_result
+        assert raised.value.__cause__ is init_result
+    else:
+        assert raised.value.reason == reason
+    await caller.refute_receive(timeout=0.05)
+    assert node.info(caller.pid).links == ()  # type: ignore[union-attr]
+    assert len(node) == 1  # only the caller
+
+
+async def test_a_plain_init_returning_ignore_raises_start_ignored(node: Node) -> None:
+    with pytest.raises(StartIgnored):
+        await node.start(PlainInit, None, Ignore())
+    assert len(node) == 0
+
+
+async def test_a_plain_init_returning_garbage_fails_start_naming_the_shapes(node: Node) -> None:
+    with pytest.raises(StartError) as raised:
+        await node.start(PlainInit, None, "ok")
+    assert "init" in str(raised.value.reason) and "Ignore()" in str(raised.value.reason)
+
+
+async def test_a_failed_plain_init_under_plain_spawn_signals_the_linked_process(
+    node: Node, probe: Probe
+) -> None:
+    error = Boom("init crashed")
+    pid = node.spawn_link(PlainInit, None, error, link_to=probe.pid)
+    assert await probe.receive() == Exit(pid, error)
+
+
+class Nesting(Actor):
+    """A plain init that spawns a child whose plain init fails."""
+
+    def __init__(self, report: Pid[Any]) -> None:
+        self.report = report
+
+    def init(self) -> Any:  # type: ignore[override]
+        self.child = self.node.spawn(PlainInit, None, Boom("child"))
+        return None
+
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        return Reply(self.child)
+
+
+async def test_a_child_failing_inside_a_plain_init_does_not_fail_the_outer_start(
+    node: Node, probe: Probe
+) -> None:
+    pid = await node.start(Nesting, probe.pid)
+    child = await pid.call("child")
+    assert node.info(pid) is not None
+    assert node.info(child) is None
+
+
+class Sleepy(Actor):
+    def __init__(self, report: Pid[Any]) -> None:
+        self.report = report
+
+    def init(self) -> Any:  # type: ignore[override]
+        return NoReply(timeout=0.02)
+
+    async def handle_info(self, message: Any) -> Any:
+        self.report.send(message)
+
+
+async def test_a_plain_init_can_ask_for_a_timeout(node: Node, probe: Probe) -> None:
+    await node.start(Sleepy, probe.pid)
+    assert await probe.receive(timeout=1.0) is Timeout
 
 
 async def test_stop_runs_terminate_and_returns_the_exit_reason(node: Node, probe: Probe) -> None:

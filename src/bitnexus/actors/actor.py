@@ -109,7 +109,18 @@ class Actor:
     async def init(self) -> Any:
         """Runs first, before any message. Return None to start, ``Ignore()``
         or ``Stop(reason)`` to refuse. Raising fails the start with the
-        exception as the reason (``terminate`` is not called)."""
+        exception as the reason (``terminate`` is not called).
+
+        ``init`` may also be a plain ``def``: it then runs inside ``spawn``,
+        in the spawner's task, and the process is ready when ``spawn``
+        returns, with no task or wait for the start. Use that for setup that
+        does no I/O (monitors, subscriptions, labels); every connection and
+        channel starts that way. Example::
+
+            class Room(Actor):
+                def init(self):
+                    self.ref = self.monitor(self.owner)
+        """
         return None
 
     async def handle_call(self, request: Any, from_: From) -> Any:

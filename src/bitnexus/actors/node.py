@@ -36,6 +36,7 @@ _log = logging.getLogger("bitnexus.actors")
 A = TypeVar("A", bound=Actor)
 
 _node_ids = itertools.count(0)
+_NO_OUTCOME: Any = object()
 
 
 class Node:
@@ -58,6 +59,10 @@ class Node:
         self.registry = Registry()
         # proc -> (future for start(), the pid start() linked it to)
         self._init_waiters: dict[Process, tuple[asyncio.Future[Any], Pid[Any] | None]] = {}
+        # A start() whose actor has a plain-def init learns the outcome inside
+        # spawn: [starter, outcome] per process being started.
+        self._start_request: list[Any] | None = None
+        self._sync_starts: dict[Process, list[Any]] = {}
         self._signals: deque[tuple[Process, Process | None, Any]] = deque()
         self._delivering = False
         self.spawned_total = 0
@@ -123,7 +128,16 @@ class Node:
         self.spawned_total += 1
         if link is not None:
             self.link(pid, link)
-        proc.start()
+        request = self._start_request
+        if request is None:
+            proc.start()
+            return pid
+        self._start_request = None  # this spawn's only: init may spawn others
+        self._sync_starts[proc] = request
+        try:
+            proc.start()
+        finally:
+            del self._sync_starts[proc]
         return pid
 
     def spawn_link(
@@ -157,14 +171,23 @@ class Node:
                 reason is on the error. A linked caller gets no exit signal.
             NameTaken: the name is taken.
         """
-        pid = self.spawn(actor, *args, **kwargs)
+        starter = kwargs.get("link")
+        request = self._start_request = [starter, _NO_OUTCOME]
+        try:
+            pid = self.spawn(actor, *args, **kwargs)
+        finally:
+            self._start_request = None
         proc = pid._proc
         if proc is None:
-            # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
-            raise StartError(NOPROC)
+            outcome = request[1]
+            if outcome is _NO_OUTCOME:
+                # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
+                raise StartError(NOPROC)
+            if isinstance(outcome, Ignore):
+                raise StartIgnored()
+            raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
         if proc.status != "starting":
-            return pid  # the default init already ran: nothing to wait for
-        starter = kwargs.get("link")
+            return pid  # init already ran (the default one, or a plain def)
         fut = self.loop.create_future()
         self._init_waiters[proc] = (fut, starter)
         # A timer on the future, not asyncio.wait_for: every join and
@@ -199,6 +222,11 @@ class Node:
     def _init_done(self, proc: Process, outcome: Any) -> None:
         waiter = self._init_waiters.pop(proc, None)
         if waiter is None:
+            request = self._sync_starts.get(proc)
+            if request is not None:
+                if outcome is not None and request[0] is not None:
+                    self.unlink(proc.pid, request[0])  # GS-1, as below
+                request[1] = outcome
             return
         fut, starter = waiter
         # GS-1: a failed init under start_link must not also kill the linker;

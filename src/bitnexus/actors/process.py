@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import time
 from collections import deque
@@ -39,6 +40,15 @@ STARTING, RUNNING, WAITING, EXITING, DEAD = "starting", "running", "waiting", "e
 _CALL_SHAPES = "Reply(value, timeout=None), NoReply(timeout=None), Stop(reason, reply=...)"
 _ASYNC_SHAPES = "None, NoReply(timeout=None), Stop(reason)"
 _INIT_SHAPES = "None, NoReply(timeout=None), Ignore(), Stop(reason)"
+_ASYNC_INITS: dict[Any, bool] = {}
+
+
+def _is_async(init: Any) -> bool:
+    """Whether an ``init`` must be awaited (cached: spawn asks on every start)."""
+    known = _ASYNC_INITS.get(init)
+    if known is None:
+        known = _ASYNC_INITS[init] = inspect.iscoroutinefunction(init)
+    return known
 
 
 class Process:
@@ -139,10 +149,16 @@ class Process:
         if self.exit_reason is not None:
             return  # a signal during spawn ended it (linked to a dead pid)
         mb = self.mailbox
-        if type(self.actor).init is Actor.init:
-            # Nothing to initialise: the process is ready at once and, while
-            # idle, costs no scheduled callback.
+        init = type(self.actor).init
+        if init is Actor.init or not _is_async(init):
+            # Nothing to await: the process is ready at once and, while idle,
+            # costs no scheduled callback. A plain-def init runs right here.
+            if init is not Actor.init and not self._init_now():
+                return
             self.status = WAITING
+            if self._timeout_after is not None and not mb:
+                self._go_idle()  # init asked for a timeout: arm it
+                return
             if mb and not self._active:
                 self._active = True
                 self._schedule()
@@ -156,6 +172,34 @@ class Process:
         if not self._active:
             self._active = True
             self._schedule()
+
+    def _init_now(self) -> bool:
+        """Run a synchronous ``init`` inside spawn. False when it refused or
+        raised: the process is then gone, quietly, as after an async init."""
+        try:
+            result = self.actor.init()
+        except Exception as exc:  # init failures are start failures (GS-1)
+            self.node._init_done(self, exc)
+            self._die(exc, quiet=True)
+            return False
+        if result is None:
+            return True
+        cls = result.__class__
+        if cls is NoReply:
+            self._timeout_after = result.timeout
+            return True
+        if cls is Stop:
+            self.node._init_done(self, result.reason)
+            self._die(result.reason, quiet=True)
+            return False
+        if cls is Ignore:
+            self.node._init_done(self, Ignore())
+            self._die(NORMAL, quiet=True)
+            return False
+        error = BadCallbackResult(self.actor, "init", result, _INIT_SHAPES)
+        self.node._init_done(self, error)
+        self._die(error, quiet=True)
+        return False
 
     # -- the drain loop ------------------------------------------------------
     def _dispatch(self, entry: tuple[int, Any, Any]) -> Coroutine[Any, Any, Any]:
