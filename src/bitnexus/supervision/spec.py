@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -100,8 +100,10 @@ class ChildSpec:
                 f"child spec {self.id!r}: start must be callable, got {self.start!r}"
             )
         try:
-            object.__setattr__(self, "restart", Restart(self.restart))
-            object.__setattr__(self, "type", ChildType(self.type))
+            if self.restart.__class__ is not Restart:
+                object.__setattr__(self, "restart", Restart(self.restart))
+            if self.type.__class__ is not ChildType:
+                object.__setattr__(self, "type", ChildType(self.type))
         except ValueError as exc:
             raise InvalidChildSpec(f"child spec {self.id!r}: {exc}") from None
         shutdown = self.shutdown
@@ -132,7 +134,12 @@ class ChildSpec:
         """A copy that can no longer start anything: what a supervisor keeps
         for a running temporary child, which is never restarted, so the
         start function and the arguments it captured can be freed."""
-        return replace(self, start=_never_restarted)
+        # Validated already: skip replace()'s __init__ and checks, once per join.
+        clone = object.__new__(ChildSpec)
+        for name in _FIELDS:
+            object.__setattr__(clone, name, getattr(self, name))
+        object.__setattr__(clone, "start", _never_restarted)
+        return clone
 
     def with_overrides(self, **changes: Any) -> ChildSpec:
         """A copy with some fields changed (Elixir's ``Supervisor.child_spec/2``)."""
@@ -155,10 +162,16 @@ class ChildSpec:
         ``type`` defaults to supervisor when the actor's ``kind`` is
         "supervisor"; ``id`` defaults to the registered name or the class.
         """
-        if not (isinstance(actor, builtins.type) and issubclass(actor, Actor)):
-            raise InvalidChildSpec(f"for_actor needs an Actor subclass, got {actor!r}")
-        default_type = ChildType.SUPERVISOR if actor.kind == "supervisor" else ChildType.WORKER
-        child_type = type or default_type
+        known = _ACTOR_FACTS.get(actor)
+        if known is None:
+            if not (isinstance(actor, builtins.type) and issubclass(actor, Actor)):
+                raise InvalidChildSpec(f"for_actor needs an Actor subclass, got {actor!r}")
+            # One description string per class, shared by all its children.
+            known = _ACTOR_FACTS[actor] = (
+                ChildType.SUPERVISOR if actor.kind == "supervisor" else ChildType.WORKER,
+                f"{actor.__module__}.{actor.__qualname__}",
+            )
+        child_type = type or known[0]
 
         async def start(node: Node, parent: Pid[Any], *extra: Any) -> Pid[Any]:
             return await node.start_link(
@@ -168,11 +181,15 @@ class ChildSpec:
         return cls(
             id=id if id is not None else (name if name is not None else actor.__qualname__),
             start=start,
-            restart=Restart(restart),
+            restart=restart,
             shutdown=shutdown,
-            type=ChildType(child_type),
-            description=f"{actor.__module__}.{actor.__qualname__}",
+            type=child_type,
+            description=known[1],
         )
+
+
+_FIELDS = tuple(f.name for f in fields(ChildSpec))
+_ACTOR_FACTS: dict[type[Actor], tuple[ChildType, str]] = {}
 
 
 async def _never_restarted(node: Node, parent: Pid[Any], *extra: Any) -> Pid[Any]:
