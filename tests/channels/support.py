@@ -86,7 +86,7 @@ class RoomChannel(Channel):
                 "user_id": socket.assigns.get("user_id"),
             }
             if socket.handler.expose_connect_info:
-                joined["connect_info"] = socket.connect_info
+                joined["connect_info"] = dict(socket.connect_info)
             socket.push("joined", joined)
         return None
 

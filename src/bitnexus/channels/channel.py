@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -152,7 +153,7 @@ class ChannelSocket:
         pubsub: PubSub,
         connection_pid: Pid[Any],
         socket_id: str | None,
-        connect_info: dict[str, Any],
+        connect_info: Mapping[str, Any],
         hub: Any = None,
         handler: Any = None,
     ) -> None:

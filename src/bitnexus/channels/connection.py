@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from bitnexus.actors import KILL, Actor, Down, From, Reply, Stop, is_normal_exit, shutdown_reason
@@ -81,7 +82,7 @@ class Connection(Actor):
         socket_id: str | None,
         transport: TransportHandle,
         hub: Any,
-        connect_info: dict[str, Any],
+        connect_info: Mapping[str, Any],
         options: ConnectionOptions,
     ) -> None:
         self.socket = socket
@@ -94,7 +95,7 @@ class Connection(Actor):
         self.channels: dict[str, _Joined] = {}
         self.by_ref: dict[Any, str] = {}
 
-    async def init(self) -> Any:
+    def init(self) -> Any:  # type: ignore[override]  # runs in spawn, no I/O
         if self.socket_id is not None:
             self.hub.pubsub.subscribe(self.pid, self.socket_id)
         self.set_label(("connection", self.transport.name, self.socket_id))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bitnexus.channels.connect_info import ConnectInfo
 from bitnexus.channels.logging import filter_params
 from bitnexus.channels.protocol import Serializer, serializer_for_vsn
 from bitnexus.channels.socket import Refuse, Socket, SocketState
@@ -71,7 +72,7 @@ class Accepted:
     assigns: dict[str, Any]
     socket_id: str | None
     serializer: type[Serializer]
-    connect_info: dict[str, Any]
+    connect_info: ConnectInfo
     params: dict[str, Any]
 
 
@@ -122,35 +123,6 @@ def origin_allowed(
     return False
 
 
-def connect_info_for(request: web.Request, auth_token: str | None) -> dict[str, Any]:
-    """What ``connect`` may see (§1.2): never cookies."""
-    headers = request.headers
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return {
-        "peer_data": {
-            "address": peer[0] if peer else None,
-            "port": peer[1] if peer else None,
-            "ssl_cert": None,
-        },
-        "x_headers": [(k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-")],
-        "trace_context_headers": [
-            (k.lower(), v) for k, v in headers.items() if k.lower() in ("traceparent", "tracestate")
-        ],
-        "uri": {
-            "scheme": request.scheme,
-            "host": request.host.split(":")[0],
-            "port": request.url.port,
-            "path": request.path,
-            "query": request.query_string,
-        },
-        "user_agent": headers.get("User-Agent"),
-        "sec_websocket_headers": [
-            (k.lower(), v) for k, v in headers.items() if k.lower().startswith("sec-websocket-")
-        ],
-        "auth_token": auth_token,
-    }
-
-
 async def handshake(
     request: web.Request,
     socket: Socket,
@@ -172,8 +144,7 @@ async def handshake(
             request.query.get("vsn"),
         )
         return Refuse(403, "vsn")
-    connect_info = connect_info_for(request, auth_token)
-    connect_info.update(options.connect_info)
+    connect_info = ConnectInfo(request, auth_token, options.connect_info)
     try:
         result = await socket.connect(params, connect_info)
     except Exception:

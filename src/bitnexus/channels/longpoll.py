@@ -277,7 +277,10 @@ class _LongPoll:
 
     async def _new_session(self, request: web.Request) -> web.StreamResponse:
         outcome = await handshake(
-            request, self.socket, self.options, transport="longpoll",
+            request,
+            self.socket,
+            self.options,
+            transport="longpoll",
             auth_token=request.headers.get(AUTH_TOKEN_HEADER),
         )
         if isinstance(outcome, Refuse):
@@ -287,18 +290,35 @@ class _LongPoll:
         conn: Pid[Any] | None = None
         try:
             sup = self.hub.connections_sup
-            conn = await DynamicSupervisor.start_child(sup, ChildSpec.for_actor(
-                Connection, id="connection", restart=Restart.TEMPORARY,
-                socket=self.socket, assigns=outcome.assigns, socket_id=outcome.socket_id,
-                transport=handle, hub=self.hub, connect_info=outcome.connect_info,
-                options=self.conn_options,
-            ))
+            conn = await DynamicSupervisor.start_child(
+                sup,
+                ChildSpec.for_actor(
+                    Connection,
+                    id="connection",
+                    restart=Restart.TEMPORARY,
+                    socket=self.socket,
+                    assigns=outcome.assigns,
+                    socket_id=outcome.socket_id,
+                    transport=handle,
+                    hub=self.hub,
+                    connect_info=outcome.connect_info.detached(),
+                    options=self.conn_options,
+                ),
+            )
             assert conn is not None
-            session = await DynamicSupervisor.start_child(sup, ChildSpec.for_actor(
-                LongPollSession, id="longpoll_session", restart=Restart.TEMPORARY,
-                name=session_name(self.mount, sid),
-                handle=handle, connection=conn, window=self.window, mount=self.mount,
-            ))
+            session = await DynamicSupervisor.start_child(
+                sup,
+                ChildSpec.for_actor(
+                    LongPollSession,
+                    id="longpoll_session",
+                    restart=Restart.TEMPORARY,
+                    name=session_name(self.mount, sid),
+                    handle=handle,
+                    connection=conn,
+                    window=self.window,
+                    mount=self.mount,
+                ),
+            )
             assert session is not None
         except Refused:
             _log.exception("could not start a long-poll session at %s", self.mount)

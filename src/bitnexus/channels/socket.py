@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,7 +45,7 @@ class SocketState:
 
     assigns: dict[str, Any]
     transport: str
-    connect_info: dict[str, Any]
+    connect_info: Mapping[str, Any]
 
 
 def match_topic(
@@ -78,7 +79,7 @@ class Socket:
                 raise Misuse(f"{cls.__name__}: topic pattern {pattern!r} may only end in one '*'")
 
     async def connect(
-        self, params: dict[str, Any], connect_info: dict[str, Any]
+        self, params: dict[str, Any], connect_info: Mapping[str, Any]
     ) -> dict[str, Any] | Refuse:
         """Accept with the socket's assigns (a dict), or return :class:`Refuse`."""
         return {}

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bitnexus.actors import Node, Pid
@@ -160,7 +160,7 @@ class TestSocket:
         handler: Socket,
         assigns: dict[str, Any],
         socket_id: str | None,
-        connect_info: dict[str, Any],
+        connect_info: Mapping[str, Any],
         transport: TestTransport,
         connection: Pid[Any],
         join_timeout: float = 30.0,
