@@ -74,7 +74,7 @@ class ChannelServer(Actor):
         self.client_join_ref: Any = None
         self._conn_ref: Any = None
 
-    async def init(self) -> Any:
+    def init(self) -> Any:  # type: ignore[override]  # runs in spawn, no I/O
         self.socket.channel_pid = self.pid
         self.channel.pid = self.pid
         self._conn_ref = self.monitor(self.socket.connection_pid)

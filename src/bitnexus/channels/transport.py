@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from bitnexus.channels.protocol import Frame, Serializer
@@ -77,28 +76,45 @@ class WebSocketHandle:
     Args:
         transport: the asyncio transport under the upgraded connection.
         serializer: the negotiated serializer.
-        closer: ``fn(code, reason)`` that starts an orderly close.
+        ws: the aiohttp ``WebSocketResponse``; :meth:`close` starts its
+            orderly close (close frame with our code, then TCP close).
         max_buffer: bytes queued in the kernel-side buffer beyond which the
             peer is a slow consumer and gets closed with 1013.
+
+    ``last_seen`` (loop time of the last frame received) is kept here for
+    the mount's idle sweeper: one attribute instead of a timer per socket.
     """
 
     name = "websocket"
-    __slots__ = ("_closed", "_closer", "_transport", "frame_key", "max_buffer", "serializer")
+    __slots__ = (
+        "_closed",
+        "_transport",
+        "_ws",
+        "closing",
+        "frame_key",
+        "last_seen",
+        "max_buffer",
+        "serializer",
+    )
 
     def __init__(
         self,
         transport: asyncio.WriteTransport,
         serializer: type[Serializer],
-        closer: Callable[[int, str], None],
+        ws: Any,
         *,
         max_buffer: int = 8 * 1024 * 1024,
     ) -> None:
         self._transport = transport
         self.serializer = serializer
-        self._closer = closer
+        self._ws = ws
         self._closed = False
         self.max_buffer = max_buffer
-        self.frame_key = (serializer, "websocket")
+        # The serializer alone: every WebSocket with it shares prepared frames.
+        self.frame_key = serializer
+        self.closing: asyncio.Task[Any] | None = None
+        """The close we started, for the handler to await before it returns."""
+        self.last_seen = 0.0
 
     @property
     def closed(self) -> bool:
@@ -130,4 +146,7 @@ class WebSocketHandle:
         if self._closed:
             return
         self._closed = True
-        self._closer(code, reason)
+        ws = self._ws
+        if not ws.closed:
+            close = ws.close(code=code, message=reason.encode()[:120])
+            self.closing = asyncio.get_running_loop().create_task(close)

@@ -22,6 +22,7 @@ from bitnexus.auth.tokens import TokenError, remaining_subprotocols, token_from_
 from bitnexus.channels.connection import Connection, ConnectionOptions
 from bitnexus.channels.handshake import MountOptions, handshake
 from bitnexus.channels.hub import Hub
+from bitnexus.channels.idle import IdleSweeper
 from bitnexus.channels.socket import Refuse, Socket
 from bitnexus.channels.transport import WebSocketHandle
 from bitnexus.exceptions import ProtocolError, Refused
@@ -55,7 +56,25 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
     conn_options = ConnectionOptions(
         max_channels=options.max_channels, join_timeout=options.join_timeout
     )
+    sweeper = IdleSweeper(options.idle_timeout, CLOSE_IDLE)
 
+    def connection_spec(outcome: Any, handle: WebSocketHandle) -> ChildSpec:
+        return ChildSpec.for_actor(
+            Connection,
+            id="connection",
+            restart=Restart.TEMPORARY,
+            socket=socket,
+            assigns=outcome.assigns,
+            socket_id=outcome.socket_id,
+            transport=handle,
+            hub=hub,
+            connect_info=outcome.connect_info,
+            options=conn_options,
+        )
+
+    # This coroutine lives as long as its connection, so at 10,000s of
+    # sockets every local it keeps costs: the reader loop is inline (one
+    # frame, not two) and what only the handshake needs is dropped.
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method != "GET":
             return web.Response(status=400)
@@ -71,93 +90,49 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
             autoping=True,
             compress=False,  # identical frame bytes for every subscriber (fastlane)
         )
-        ready = ws.can_prepare(request)
-        if not ready.ok:
+        if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="'connection' header must contain 'upgrade'")
         await ws.prepare(request)
-        loop = asyncio.get_running_loop()
-        transport = request.transport
-        assert transport is not None
-
-        closing: list[asyncio.Task[Any]] = []
-
-        def closer(code: int, reason: str) -> None:
-            if not ws.closed:
-                closing.append(loop.create_task(ws.close(code=code, message=reason.encode()[:120])))
-
-        handle = WebSocketHandle(transport, outcome.serializer, closer)  # type: ignore[arg-type]
-        spec = ChildSpec.for_actor(
-            Connection,
-            id="connection",
-            restart=Restart.TEMPORARY,
-            socket=socket,
-            assigns=outcome.assigns,
-            socket_id=outcome.socket_id,
-            transport=handle,
-            hub=hub,
-            connect_info=outcome.connect_info,
-            options=conn_options,
-        )
+        handle = WebSocketHandle(request.transport, outcome.serializer, ws)  # type: ignore[arg-type]
         try:
-            conn = await DynamicSupervisor.start_child(hub.connections_sup, spec)
+            conn = await DynamicSupervisor.start_child(
+                hub.connections_sup, connection_spec(outcome, handle)
+            )
         except Refused:
             _log.exception("could not start a connection process")
             await ws.close(code=CLOSE_PROTOCOL_ERROR, message=b"server error")
             return ws
         assert conn is not None
-        await _pump(ws, conn, handle, outcome.serializer, options.idle_timeout, loop)
-        if closing:
+        decode = outcome.serializer.decode
+        del outcome, token, offered
+        loop = asyncio.get_running_loop()
+        sweeper.watch(handle)
+        try:
+            while True:
+                msg = await ws.receive()
+                kind = msg.type
+                if kind is WSMsgType.TEXT:
+                    opcode = "text"
+                elif kind is WSMsgType.BINARY:
+                    opcode = "binary"
+                else:
+                    break  # CLOSE, CLOSING, CLOSED, ERROR (1009 already sent by aiohttp)
+                handle.last_seen = loop.time()
+                try:
+                    message = decode(msg.data, opcode=opcode)
+                except ProtocolError as exc:
+                    _log.warning("closing connection %s: %s", conn, exc)  # S43
+                    handle.close(CLOSE_PROTOCOL_ERROR, "bad frame")
+                    break
+                conn.cast(message)
+        finally:
+            sweeper.forget(handle)
+            conn.cast("transport_closed")
+            if not ws.closed and not handle.closed:
+                await ws.close()
+        if handle.closing is not None:
             # aiohttp closes with 1000 once the handler returns; our code must go first.
-            await asyncio.gather(*closing, return_exceptions=True)
+            await asyncio.gather(handle.closing, return_exceptions=True)
         return ws
 
     return handler
-
-
-async def _pump(
-    ws: web.WebSocketResponse,
-    conn: Any,
-    handle: WebSocketHandle,
-    serializer: Any,
-    idle_timeout: float,
-    loop: asyncio.AbstractEventLoop,
-) -> None:
-    """Read frames until the socket closes; the connection process does the rest."""
-    last_seen = loop.time()
-    timer: asyncio.TimerHandle | None = None
-
-    def check_idle() -> None:
-        nonlocal timer
-        idle = loop.time() - last_seen
-        if idle >= idle_timeout:
-            handle.close(CLOSE_IDLE, "idle timeout")
-            return
-        timer = loop.call_later(idle_timeout - idle, check_idle)
-
-    # One timer per connection instead of a timeout around every receive.
-    timer = loop.call_later(idle_timeout, check_idle)
-    decode = serializer.decode
-    try:
-        while True:
-            msg = await ws.receive()
-            kind = msg.type
-            if kind is WSMsgType.TEXT:
-                opcode = "text"
-            elif kind is WSMsgType.BINARY:
-                opcode = "binary"
-            else:
-                break  # CLOSE, CLOSING, CLOSED, ERROR (1009 already sent by aiohttp)
-            last_seen = loop.time()
-            try:
-                message = decode(msg.data, opcode=opcode)
-            except ProtocolError as exc:
-                _log.warning("closing connection %s: %s", conn, exc)  # S43
-                handle.close(CLOSE_PROTOCOL_ERROR, "bad frame")
-                break
-            conn.cast(message)
-    finally:
-        if timer is not None:
-            timer.cancel()
-        conn.cast("transport_closed")
-        if not ws.closed and not handle.closed:
-            await ws.close()
