@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bitnexus.auth.tokens import TokenError, remaining_subprotocols, token_from_subprotocol
-from bitnexus.channels.connection import Connection, ConnectionOptions
+from bitnexus.channels.connection import Connection, ConnectionOptions, Routes
 from bitnexus.channels.handshake import MountOptions, handshake
 from bitnexus.channels.hub import Hub
 from bitnexus.channels.idle import IdleSweeper
@@ -58,7 +58,7 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
     )
     sweeper = IdleSweeper(options.idle_timeout, CLOSE_IDLE)
 
-    def connection_spec(outcome: Any, handle: WebSocketHandle) -> ChildSpec:
+    def connection_spec(outcome: Any, handle: WebSocketHandle, routes: Routes) -> ChildSpec:
         return ChildSpec.for_actor(
             Connection,
             id="connection",
@@ -70,6 +70,7 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
             hub=hub,
             connect_info=outcome.connect_info,
             options=conn_options,
+            routes=routes,
         )
 
     # This coroutine lives as long as its connection, so at 10,000s of
@@ -94,9 +95,10 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
             return web.Response(status=400, text="'connection' header must contain 'upgrade'")
         await ws.prepare(request)
         handle = WebSocketHandle(request.transport, outcome.serializer, ws)  # type: ignore[arg-type]
+        routes = Routes()
         try:
             conn = await DynamicSupervisor.start_child(
-                hub.connections_sup, connection_spec(outcome, handle)
+                hub.connections_sup, connection_spec(outcome, handle, routes)
             )
         except Refused:
             _log.exception("could not start a connection process")
@@ -124,7 +126,10 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
                     _log.warning("closing connection %s: %s", conn, exc)  # S43
                     handle.close(CLOSE_PROTOCOL_ERROR, "bad frame")
                     break
-                conn.cast(message)
+                # Frames the connection need not see skip its mailbox (Routes).
+                if routes.backlog or not routes.route(message, handle):
+                    routes.backlog += 1
+                    conn.cast(message)
         finally:
             sweeper.forget(handle)
             conn.cast("transport_closed")
