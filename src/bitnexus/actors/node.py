@@ -265,6 +265,11 @@ class Node:
         """Every live pid (a snapshot iterator)."""
         return iter([p.pid for p in self._procs.values()])
 
+    def handled_counts(self) -> dict[int, int]:
+        """Messages handled so far by every live process, by serial number
+        (what rate samplers read each second: ints only, no pid hashing)."""
+        return {serial: proc.handled for serial, proc in self._procs.items()}
+
     def lookup_pid(self, serial: int) -> Pid[Any] | None:
         """The live pid with this serial number, or None."""
         proc = self._procs.get(serial)

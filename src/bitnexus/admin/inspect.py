@@ -80,7 +80,7 @@ class RateSampler:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._last: dict[Pid[Any], int] = {}
+        self._last: dict[int, int] = {}  # serial -> handled
         self._last_at: float | None = None
         self._last_total = 0
         self.rates: dict[Pid[Any], float] = {}
@@ -90,23 +90,19 @@ class RateSampler:
     def sample(self) -> None:
         """Take one sample; rates cover the time since the previous one."""
         now = time.monotonic()
+        node = self.node
         before, since = self._last, self._last_at
         elapsed = now - since if since is not None else 0.0
-        fresh: dict[Pid[Any], int] = {}
+        fresh = node.handled_counts()
         rates: dict[Pid[Any], float] = {}
-        live_total = 0
-        for pid in self.node.pids():
-            proc = pid._proc
-            if proc is None:
-                continue
-            handled = proc.handled
-            live_total += handled
-            fresh[pid] = handled
-            if elapsed > 0:
-                previous = before.get(pid)
+        if elapsed > 0:
+            for serial, handled in fresh.items():
+                previous = before.get(serial)
                 if previous is not None and handled > previous:
-                    rates[pid] = (handled - previous) / elapsed
-        total = live_total + self.node.handled_by_dead
+                    pid = node.lookup_pid(serial)
+                    if pid is not None:
+                        rates[pid] = (handled - previous) / elapsed
+        total = sum(fresh.values()) + node.handled_by_dead
         if elapsed > 0:
             self.total_rate = max(0, total - self._last_total) / elapsed
         self._last, self._last_at, self._last_total = fresh, now, total

@@ -67,6 +67,7 @@ class LongPollHandle:
     """
 
     name = "longpoll"
+    open_transport = None  # no socket to write to directly: fan-out uses write_prepared
     __slots__ = ("_closed", "buffer", "frame_key", "serializer", "session")
 
     def __init__(self, serializer: type[Serializer]) -> None:

@@ -147,6 +147,7 @@ class TestTransport:
     """
 
     __test__ = False  # not a pytest test class
+    open_transport = None  # no socket: fan-out goes through write_prepared
 
     def __init__(
         self, serializer: type[Serializer] = V2JSONSerializer, *, name: str = "websocket"

@@ -41,8 +41,11 @@ class TransportHandle(Protocol):
     name: str
     """``"websocket"`` or ``"longpoll"``."""
     serializer: type[Serializer]
-    frame_key: tuple[Any, ...]
+    frame_key: Any
     """Frames prepared for one handle can be written to any handle with the same key."""
+    open_transport: Any
+    """An asyncio transport fan-out may write prepared frames to directly
+    while it is not closing and its buffer is small, or None."""
 
     @property
     def closed(self) -> bool: ...
@@ -94,6 +97,7 @@ class WebSocketHandle:
         "frame_key",
         "last_seen",
         "max_buffer",
+        "open_transport",
         "serializer",
     )
 
@@ -112,6 +116,9 @@ class WebSocketHandle:
         self.max_buffer = max_buffer
         # The serializer alone: every WebSocket with it shares prepared frames.
         self.frame_key = serializer
+        self.open_transport: asyncio.WriteTransport | None = transport
+        """The asyncio transport until :meth:`close` starts: fan-out writes
+        to it directly (see :meth:`fast_write`), then None."""
         self.closing: asyncio.Task[Any] | None = None
         """The close we started, for the handler to await before it returns."""
         self.last_seen = 0.0
@@ -127,6 +134,8 @@ class WebSocketHandle:
         self.write_prepared(ws_frame(frame[0], frame[1]))
 
     def write_prepared(self, prepared: bytes) -> None:
+        """Write, unless closed; a peer whose kernel buffer is over
+        ``max_buffer`` is a slow consumer and gets closed with 1013."""
         if self._closed:
             return
         transport = self._transport
@@ -146,6 +155,7 @@ class WebSocketHandle:
         if self._closed:
             return
         self._closed = True
+        self.open_transport = None
         ws = self._ws
         if not ws.closed:
             close = ws.close(code=code, message=reason.encode()[:120])
