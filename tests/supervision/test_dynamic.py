@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bitnexus.actors import Ignore, Node, Pid, Stop
+from bitnexus.actors import Actor, Ignore, Node, Pid, Stop
 from bitnexus.actors.testing import Probe
 from bitnexus.supervision import (
     BRUTAL_KILL,
@@ -186,6 +186,40 @@ async def test_max_children_caps_running_children(node: Node) -> None:
     assert isinstance(await DynamicSupervisor.start_child(sup, spec()), Pid)
 
 
+class SlowStart(Actor):
+    async def init(self) -> Any:
+        await asyncio.sleep(0.05)
+
+
+async def test_concurrent_starts_never_exceed_max_children(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor, max_children=2)
+    slow = ChildSpec.for_actor(SlowStart, restart=Restart.TEMPORARY)
+    results = await asyncio.gather(
+        *(DynamicSupervisor.start_child(sup, slow) for _ in range(5)), return_exceptions=True
+    )
+    assert sum(isinstance(r, Pid) for r in results) == 2
+    refused = [r for r in results if isinstance(r, SupervisorError)]
+    assert len(refused) == 3 and all(r.reason == "max_children" for r in refused)
+    assert await counts(sup) == (2, 2, 0, 2)
+
+
+async def test_a_start_waits_behind_what_the_supervisor_is_busy_with(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor)
+    log: Log = []
+    slow = await DynamicSupervisor.start_child(
+        sup, spec("slow", log, trap=True, terminate_delay=0.1)
+    )
+    stopping = asyncio.create_task(DynamicSupervisor.terminate_child(sup, slow))  # type: ignore[arg-type]
+    await asyncio.sleep(0)  # the supervisor is now busy stopping "slow"
+    starting = asyncio.create_task(DynamicSupervisor.start_child(sup, spec("next", log)))
+    await asyncio.sleep(0.03)
+    assert not starting.done()  # queued: no shortcut past a busy supervisor
+    await stopping
+    await starting
+    assert tags(log, "init") == ["slow", "next"]
+    assert log.index(("terminated", "slow")) < log.index(("init", "next"))
+
+
 async def test_a_dynamic_supervisor_runs_under_a_supervisor_with_a_name(node: Node) -> None:
     dyn = ChildSpec.for_actor(DynamicSupervisor, id="dyn", name="rooms")
     top = await node.start(Supervisor, [dyn])
@@ -306,9 +340,7 @@ async def test_a_child_that_cannot_restart_brings_the_supervisor_down(
     assert gate.attempts == 1 + 1
 
 
-async def test_repeated_failed_retries_exceed_the_intensity(
-    node: Node, watcher: Probe
-) -> None:
+async def test_repeated_failed_retries_exceed_the_intensity(node: Node, watcher: Probe) -> None:
     gate = Gate()
     sup = await node.start(DynamicSupervisor, max_restarts=10)
     watch(watcher, sup)
@@ -319,9 +351,7 @@ async def test_repeated_failed_retries_exceed_the_intensity(
     assert gate.attempts == 1 + 10
 
 
-async def test_the_default_intensity_is_three_restarts(
-    node: Node, watcher: Probe
-) -> None:
+async def test_the_default_intensity_is_three_restarts(node: Node, watcher: Probe) -> None:
     sup = await node.start(DynamicSupervisor)
     watch(watcher, sup)
     pid = await DynamicSupervisor.start_child(sup, spec())
@@ -387,9 +417,7 @@ async def test_a_permanent_child_exiting_normally_during_shutdown_is_not_restart
     assert len(node) == 1
 
 
-async def test_mixed_children_exit_by_their_own_shutdown(
-    node: Node, watcher: Probe
-) -> None:
+async def test_mixed_children_exit_by_their_own_shutdown(node: Node, watcher: Probe) -> None:
     sup = await node.start(DynamicSupervisor)
     patient = await DynamicSupervisor.start_child(sup, spec(shutdown=INFINITY))
     brutal = await DynamicSupervisor.start_child(sup, spec(shutdown=BRUTAL_KILL))

@@ -117,6 +117,11 @@ class Process:
         self.spawn_info: Any = None
         self.started_at = time.time()
 
+    @property
+    def idle(self) -> bool:
+        """Alive, with an empty mailbox and no callback running or pending."""
+        return not self._active and self.status == WAITING
+
     # -- delivery (never waits) --------------------------------------------
     def _enqueue(self, entry: tuple[int, Any, Any]) -> None:
         mb = self.mailbox
