@@ -220,6 +220,61 @@ async def test_a_start_waits_behind_what_the_supervisor_is_busy_with(node: Node)
     assert log.index(("terminated", "slow")) < log.index(("init", "next"))
 
 
+async def test_start_temporary_starts_an_owned_child_that_is_never_restarted(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor, max_children=2)
+    log: Log = []
+    pid = await DynamicSupervisor.start_temporary(sup, Worker, "t", log)
+    assert isinstance(pid, Pid)
+    info = node.info(pid)
+    assert info is not None and info.parent == sup and sup in info.links
+    assert await DynamicSupervisor.which_children(sup) == [
+        (None, pid, "worker", f"{Worker.__module__}.Worker")
+    ]
+    await DynamicSupervisor.start_temporary(sup, Worker, "u", log)
+    with pytest.raises(SupervisorError) as full:
+        await DynamicSupervisor.start_temporary(sup, Worker, "v", log)
+    assert full.value.reason == "max_children"
+    exited = node.wait_exit(pid)
+    pid.cast("crash")
+    assert await exited != "normal"
+    assert pid not in await live_pids(sup)  # temporary: gone, not restarted
+    assert len(await live_pids(sup)) == 1
+    assert tags(log, "init") == ["t", "u"]
+
+
+@pytest.mark.parametrize(
+    ("init_result", "outcome"),
+    [(Ignore(), None), (Stop("no"), "no")],
+    ids=["ignore", "stop"],
+)
+async def test_start_temporary_reports_ignore_and_refusals_like_start_child(
+    node: Node, init_result: Any, outcome: Any
+) -> None:
+    sup = await node.start(DynamicSupervisor)
+    if outcome is None:
+        assert await DynamicSupervisor.start_temporary(sup, Worker, init_result=init_result) is None
+    else:
+        with pytest.raises(SupervisorError) as refused:
+            await DynamicSupervisor.start_temporary(sup, Worker, init_result=init_result)
+        assert refused.value.reason == outcome
+    assert await live_pids(sup) == []
+    assert node.info(sup) is not None  # the supervisor survives
+
+
+async def test_start_temporary_goes_through_the_mailbox_of_a_busy_supervisor(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor)
+    log: Log = []
+    slow = await DynamicSupervisor.start_child(
+        sup, spec("slow", log, trap=True, terminate_delay=0.1)
+    )
+    stopping = asyncio.create_task(DynamicSupervisor.terminate_child(sup, slow))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    pid = await DynamicSupervisor.start_temporary(sup, Worker, "next", log)
+    assert stopping.done()  # it waited its turn
+    assert log.index(("terminated", "slow")) < log.index(("init", "next"))
+    assert await live_pids(sup) == [pid]
+
+
 async def test_a_dynamic_supervisor_runs_under_a_supervisor_with_a_name(node: Node) -> None:
     dyn = ChildSpec.for_actor(DynamicSupervisor, id="dyn", name="rooms")
     top = await node.start(Supervisor, [dyn])

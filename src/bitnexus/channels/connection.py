@@ -29,7 +29,7 @@ from bitnexus.channels.server import ChannelServer
 from bitnexus.channels.socket import Socket
 from bitnexus.channels.transport import CLOSE_GOING_AWAY, TransportHandle
 from bitnexus.exceptions import ProcessExited, Refused
-from bitnexus.supervision import ChildSpec, DynamicSupervisor, Restart
+from bitnexus.supervision import DynamicSupervisor
 
 __all__ = ["CLOSE_DRAIN", "Connection", "ConnectionOptions", "Routes"]
 
@@ -242,17 +242,10 @@ class Connection(Actor):
             hub=hub,
             handler=self.socket,
         )
-        spec = ChildSpec.for_actor(
-            ChannelServer,
-            channel_cls,
-            socket,
-            self.transport,
-            hub.pubsub,
-            id=msg.topic,
-            restart=Restart.TEMPORARY,
-        )
         try:
-            pid = await DynamicSupervisor.start_child(hub.channels_sup, spec)
+            pid = await DynamicSupervisor.start_temporary(
+                hub.channels_sup, ChannelServer, channel_cls, socket, self.transport, hub.pubsub
+            )
         except Refused as exc:
             _log.error("could not start a channel for %r: %r", msg.topic, exc)
             self._reply(msg.topic, "error", {"reason": "join crashed"}, msg.ref, msg.join_ref)

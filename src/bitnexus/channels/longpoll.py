@@ -290,20 +290,16 @@ class _LongPoll:
         conn: Pid[Any] | None = None
         try:
             sup = self.hub.connections_sup
-            conn = await DynamicSupervisor.start_child(
+            conn = await DynamicSupervisor.start_temporary(
                 sup,
-                ChildSpec.for_actor(
-                    Connection,
-                    id="connection",
-                    restart=Restart.TEMPORARY,
-                    socket=self.socket,
-                    assigns=outcome.assigns,
-                    socket_id=outcome.socket_id,
-                    transport=handle,
-                    hub=self.hub,
-                    connect_info=outcome.connect_info.detached(),
-                    options=self.conn_options,
-                ),
+                Connection,
+                socket=self.socket,
+                assigns=outcome.assigns,
+                socket_id=outcome.socket_id,
+                transport=handle,
+                hub=self.hub,
+                connect_info=outcome.connect_info.detached(),
+                options=self.conn_options,
             )
             assert conn is not None
             session = await DynamicSupervisor.start_child(

@@ -26,7 +26,7 @@ from bitnexus.channels.idle import IdleSweeper
 from bitnexus.channels.socket import Refuse, Socket
 from bitnexus.channels.transport import WebSocketHandle
 from bitnexus.exceptions import ProtocolError, Refused
-from bitnexus.supervision import ChildSpec, DynamicSupervisor, Restart
+from bitnexus.supervision import DynamicSupervisor
 
 __all__ = ["CLOSE_IDLE", "websocket_handler"]
 
@@ -58,21 +58,6 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
     )
     sweeper = IdleSweeper(options.idle_timeout, CLOSE_IDLE)
 
-    def connection_spec(outcome: Any, handle: WebSocketHandle, routes: Routes) -> ChildSpec:
-        return ChildSpec.for_actor(
-            Connection,
-            id="connection",
-            restart=Restart.TEMPORARY,
-            socket=socket,
-            assigns=outcome.assigns,
-            socket_id=outcome.socket_id,
-            transport=handle,
-            hub=hub,
-            connect_info=outcome.connect_info,
-            options=conn_options,
-            routes=routes,
-        )
-
     # This coroutine lives as long as its connection, so at 10,000s of
     # sockets every local it keeps costs: the reader loop is inline (one
     # frame, not two) and what only the handshake needs is dropped.
@@ -97,8 +82,17 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
         handle = WebSocketHandle(request.transport, outcome.serializer, ws)  # type: ignore[arg-type]
         routes = Routes()
         try:
-            conn = await DynamicSupervisor.start_child(
-                hub.connections_sup, connection_spec(outcome, handle, routes)
+            conn = await DynamicSupervisor.start_temporary(
+                hub.connections_sup,
+                Connection,
+                socket=socket,
+                assigns=outcome.assigns,
+                socket_id=outcome.socket_id,
+                transport=handle,
+                hub=hub,
+                connect_info=outcome.connect_info,
+                options=conn_options,
+                routes=routes,
             )
         except Refused:
             _log.exception("could not start a connection process")

@@ -101,7 +101,7 @@ class PubSub:
         # of subscribers per broadcast the tuples cost more than the loop.
         pids = list(entries)
         fastlanes = list(entries.values())
-        for pid, fastlane in zip(pids, fastlanes):
+        for pid, fastlane in zip(pids, fastlanes, strict=True):
             if from_pid is not None and pid == from_pid:
                 continue
             try:

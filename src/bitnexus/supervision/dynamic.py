@@ -19,7 +19,17 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from bitnexus.actors import SHUTDOWN, Actor, Exit, From, Pid, Reply, Stop, is_normal_exit
+from bitnexus.actors import (
+    SHUTDOWN,
+    Actor,
+    Exit,
+    From,
+    Pid,
+    Reply,
+    StartIgnored,
+    Stop,
+    is_normal_exit,
+)
 from bitnexus.exceptions import StartError
 from bitnexus.supervision._children import (
     RESTARTING,
@@ -75,6 +85,8 @@ class DynamicSupervisor(Actor):
         op = request[0]
         if op == "start_child":
             return Reply(await self._start(request[1]))
+        if op == "start_temporary":
+            return Reply(await self._start_temporary(request[1], request[2], request[3]))
         if op == "terminate_child":
             child = self.children.pop(request[1], None)
             if child is None:
@@ -122,6 +134,32 @@ class DynamicSupervisor(Actor):
                 child.spec = child.spec.without_start()  # never restarted
             self.children[pid] = child
             child.pid = pid
+        return ("ok", pid)
+
+    async def _start_temporary(
+        self, actor: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[str, Any]:
+        if self.max_children is not None:
+            total = len(self.children) + len(self.restarting) + self._starting
+            if total >= self.max_children:
+                return ("error", "max_children")
+        node = self.node
+        self._starting += 1
+        try:
+            pid = await node.start_link(
+                actor, *self.extra, *args, link_to=self.pid, parent=self.pid, **kwargs
+            )
+        except StartIgnored:
+            return ("ok", None)
+        except StartError as exc:
+            return ("error", exc.reason)
+        except Exception as exc:  # a raising constructor is a start error (DYN-6)
+            return ("error", exc)
+        finally:
+            self._starting -= 1
+        child = Child(_temporary_spec(actor))
+        child.pid = pid
+        self.children[pid] = child
         return ("ok", pid)
 
     async def handle_info(self, message: Any) -> Any:
@@ -200,19 +238,36 @@ class DynamicSupervisor(Actor):
                 (``reason`` carries the start error, DYN-6).
         """
         proc = sup._proc
-        if (
-            proc is not None
-            and proc.idle
-            and isinstance(proc.actor, DynamicSupervisor)
-            and type(proc.actor).handle_call is DynamicSupervisor.handle_call
-        ):
-            # The supervisor has nothing queued and nothing in progress, so
-            # running the request here is what it would do on receiving it,
-            # minus a mailbox round trip and two task switches: every
-            # connection and channel starts this way.
+        if proc is not None and _takes_requests_in_place(proc):
             status, value = await proc.actor._start(spec)
         else:
             status, value = await sup.call(("start_child", spec), timeout=None)
+        if status != "ok":
+            raise SupervisorError(value)
+        return value  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def start_temporary(
+        sup: Pid[Any], actor: type[Actor], *args: Any, **kwargs: Any
+    ) -> Pid[Any] | None:
+        """Start ``actor(*args, **kwargs)`` as a temporary child: the same as
+        ``start_child(sup, ChildSpec.for_actor(actor, *args, restart="temporary",
+        **kwargs))`` with the default shutdown, but no spec is built per child
+        (connections and channels start this way, thousands a second).
+
+        Example::
+
+            pid = await DynamicSupervisor.start_temporary(rooms, Room, "lobby")
+
+        Raises:
+            SupervisorError: as :meth:`start_child`.
+        """
+        proc = sup._proc
+        if proc is not None and _takes_requests_in_place(proc):
+            status, value = await proc.actor._start_temporary(actor, args, kwargs)
+        else:
+            request = ("start_temporary", actor, args, kwargs)
+            status, value = await sup.call(request, timeout=None)
         if status != "ok":
             raise SupervisorError(value)
         return value  # type: ignore[no-any-return]
@@ -233,3 +288,29 @@ class DynamicSupervisor(Actor):
     async def count_children(sup: Pid[Any]) -> dict[str, int]:
         """``{"specs", "active", "supervisors", "workers"}``."""
         return await sup.call(("count_children",))  # type: ignore[no-any-return]
+
+
+def _takes_requests_in_place(proc: Any) -> bool:
+    """An idle DynamicSupervisor (nothing queued, nothing in progress) would
+    run a start request as soon as it got it, so the caller may run it in
+    place: same outcome, minus a mailbox round trip and two task switches.
+    A busy one gets the call, so starts stay ordered behind what it is doing."""
+    actor = proc.actor
+    return (
+        proc.idle
+        and isinstance(actor, DynamicSupervisor)
+        and type(actor).handle_call is DynamicSupervisor.handle_call
+    )
+
+
+_TEMPORARY_SPECS: dict[type[Actor], ChildSpec] = {}
+
+
+def _temporary_spec(actor: type[Actor]) -> ChildSpec:
+    """The spec a temporary child started by class is recorded under: one
+    per class, never used to start anything (temporary children never restart)."""
+    spec = _TEMPORARY_SPECS.get(actor)
+    if spec is None:
+        spec = ChildSpec.for_actor(actor, restart=Restart.TEMPORARY).without_start()
+        _TEMPORARY_SPECS[actor] = spec
+    return spec
