@@ -422,3 +422,18 @@ async def test_demo_room_pushes_presence_state_then_diffs_for_joins_and_leaves(
             "presence_diff",
             {"joins": {}, "leaves": {"bob": {"metas": [bob_meta]}}},
         ]
+
+
+async def test_a_demo_join_without_a_name_does_no_presence_work(demo_url: str) -> None:
+    async with ws_client(demo_url) as watcher, ws_client(demo_url) as ada:
+        await watcher.send(["1", "1", "room:x", "phx_join", {}])
+        assert (await watcher.recv())[3] == "phx_reply"
+        await join(ada, "ada")
+        # The nameless watcher is not tracked and gets no presence_state (its
+        # first frame after the reply is ada's presence_diff), yet it hears
+        # broadcasts as any member does.
+        diff = await watcher.recv()
+        assert diff[3] == "presence_diff" and list(diff[4]["joins"]) == ["ada"]
+        await watcher.send(["1", "2", "room:x", "shout", {"hi": 1}])
+        shout = await watcher.recv_until(lambda f: f[3] == "shout")
+        assert shout[4] == {"hi": 1}
