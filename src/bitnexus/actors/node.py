@@ -285,20 +285,15 @@ class Node:
             # LNK-7: the signal comes from the dead pid, so Exit names it.
             self._queue_signal(pa, None, NOPROC, linked=True, sender_pid=b)
             return
-        if pa.links is None:
-            pa.links = set()
-        if pb.links is None:
-            pb.links = set()
-        pa.links.add(pb)
-        pb.links.add(pa)
+        _add_link(pa, pb)
+        _add_link(pb, pa)
 
     def unlink(self, a: Pid[Any], b: Pid[Any]) -> None:
         """Remove the link between ``a`` and ``b`` if any."""
         pa, pb = a._proc, b._proc
-        if pa is not None and pa.links and pb is not None:
-            pa.links.discard(pb)
-        if pb is not None and pb.links and pa is not None:
-            pb.links.discard(pa)
+        if pa is not None and pb is not None:
+            _drop_link(pa, pb)
+            _drop_link(pb, pa)
 
     def monitor(self, watcher: Pid[Any] | None, target: Pid[Any]) -> Ref:
         """Monitor ``target`` from ``watcher``; ``Down`` arrives once (MON-1..3).
@@ -306,18 +301,18 @@ class Node:
         ``watcher`` None means the caller is not a process; use
         :meth:`wait_exit` instead to await an exit from plain code.
         """
-        ref = Ref(next(self._refs))
         pw = watcher._proc if watcher is not None else None
+        ref = Ref(next(self._refs), pw.pid.serial if pw is not None else 0)
         pt = target._proc
         if pt is None:
             if pw is not None:
                 pw.deliver_info(Down(ref, target, NOPROC))
             return ref
-        if pw is None:
-            return ref
-        if pt.watchers is None:
-            pt.watchers = {}
-        pt.watchers[ref] = pw
+        if pw is None or pw is pt:
+            return ref  # nobody (alive) could receive the Down
+        if pt.monitors is None:
+            pt.monitors = {}
+        pt.monitors[ref] = pw
         if pw.monitors is None:
             pw.monitors = {}
         pw.monitors[ref] = pt
@@ -325,14 +320,14 @@ class Node:
 
     def demonitor(self, ref: Ref, *, flush: bool = False) -> None:
         """Stop monitor ``ref``. ``flush`` also removes its queued ``Down``."""
-        for proc in self._procs.values():
-            if proc.monitors and ref in proc.monitors:
-                target = proc.monitors.pop(ref)
-                if target.watchers:
-                    target.watchers.pop(ref, None)
-                if flush:
-                    self._flush_down(proc, ref)
-                return
+        proc = self._procs.get(ref.watcher)
+        if proc is not None and proc.monitors and ref in proc.monitors:
+            target = proc.monitors.pop(ref)
+            if target.monitors:
+                target.monitors.pop(ref, None)
+            if flush:
+                self._flush_down(proc, ref)
+            return
         if flush:
             # MON-4: the target already died, so its Down may sit in a mailbox.
             for proc in self._procs.values():
@@ -353,10 +348,10 @@ class Node:
         pw = watcher._proc
         if pw is None:
             return
-        if pw.monitors:
+        if pw.monitors and ref.watcher == pw.pid.serial:
             target = pw.monitors.pop(ref, None)
-            if target is not None and target.watchers:
-                target.watchers.pop(ref, None)
+            if target is not None and target.monitors:
+                target.monitors.pop(ref, None)
         if flush:
             # Also when the target already died: its Down may be queued (MON-4).
             self._flush_down(pw, ref)
@@ -467,18 +462,16 @@ class Node:
         waiter = self._init_waiters.pop(proc, None)
         if waiter is not None and not waiter[0].done():
             waiter[0].set_result(reason)  # died during init: start() fails now, not at its timeout
-        if proc.monitors:
-            for ref, target in proc.monitors.items():
-                if target.watchers:
-                    target.watchers.pop(ref, None)
+        monitors = proc.monitors
+        if monitors:
             proc.monitors = None
-        if proc.watchers:
             pid = proc.pid
-            for ref, watcher in proc.watchers.items():
-                if watcher.monitors:
-                    watcher.monitors.pop(ref, None)
-                watcher.deliver_info(Down(ref, pid, reason))
-            proc.watchers = None
+            serial = pid.serial
+            for ref, other in monitors.items():
+                if other.monitors:
+                    other.monitors.pop(ref, None)
+                if ref.watcher != serial:  # the other process watched us
+                    other.deliver_info(Down(ref, pid, reason))
         links = proc.links
         proc.links = None
         for listener in self.exit_listeners:
@@ -486,10 +479,9 @@ class Node:
                 listener(proc.pid, reason)
             except Exception:  # a listener must not break exits
                 _log.exception("exit listener failed")
-        if links:
-            for other in links:
-                if other.links:
-                    other.links.discard(proc)
+        if links is not None:
+            for other in (links,) if links.__class__ is Process else links:
+                _drop_link(other, proc)
                 self._queue_signal(other, proc, reason, linked=True)
 
     def _report_crash(self, proc: Process, reason: Any) -> None:
@@ -550,6 +542,30 @@ class _Ghost:
         self.pid = pid
 
 
+# A process's links are None, one Process, or a set of them: most processes
+# link only to their supervisor, and a one-element set costs 216 bytes.
+def _add_link(proc: Process, other: Process) -> None:
+    links = proc.links
+    if links is None:
+        proc.links = other
+    elif links.__class__ is Process:
+        if links is not other:
+            proc.links = {links, other}
+    else:
+        links.add(other)
+
+
+def _drop_link(proc: Process, other: Process) -> None:
+    links = proc.links
+    if links is None:
+        return
+    if links.__class__ is Process:
+        if links is other:
+            proc.links = None
+    else:
+        links.discard(other)
+
+
 def _snapshot(proc: Process) -> ProcessInfo:
     actor = proc.actor
     try:
@@ -557,15 +573,19 @@ def _snapshot(proc: Process) -> ProcessInfo:
     except Exception as exc:  # a broken summary must not break the tree
         summary = f"<summary failed: {exc!r}>"
     cls = type(actor)
+    mons = list(proc.monitors.items()) if proc.monitors else []
+    links = proc.links
+    linked = () if links is None else (links,) if links.__class__ is Process else links
+    serial = proc.pid.serial
     return ProcessInfo(
         pid=proc.pid,
         name=proc.names[0] if proc.names else None,
         kind=getattr(actor, "kind", "worker"),
         actor=getattr(actor, "actor_name", None) or f"{cls.__module__}.{cls.__qualname__}",
         parent=proc.parent,
-        links=tuple(sorted(p.pid for p in proc.links)) if proc.links else (),
-        monitors=tuple(p.pid for p in proc.monitors.values()) if proc.monitors else (),
-        monitored_by=tuple(p.pid for p in proc.watchers.values()) if proc.watchers else (),
+        links=tuple(sorted(p.pid for p in linked)),
+        monitors=tuple(p.pid for r, p in mons if r.watcher == serial),
+        monitored_by=tuple(p.pid for r, p in mons if r.watcher != serial),
         mailbox_len=proc.mailbox_len(),
         handled=proc.handled,
         restarts=proc.restarts,

@@ -167,10 +167,12 @@ class From:
 class Ref:
     """A unique monitor (or timer) reference, like Erlang's ``make_ref()``."""
 
-    __slots__ = ("serial",)
+    __slots__ = ("serial", "watcher")
 
-    def __init__(self, serial: int) -> None:
+    def __init__(self, serial: int, watcher: int = 0) -> None:
         self.serial = serial
+        self.watcher = watcher
+        """Internal: the serial of the process holding this monitor (0: none)."""
 
     def __repr__(self) -> str:
         return f"#Ref<{self.serial}>"

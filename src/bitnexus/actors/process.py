@@ -83,7 +83,6 @@ class Process:
         "started_at",
         "status",
         "trap_exit",
-        "watchers",
     )
 
     def __init__(self, node: Node, pid: Pid[Any], actor: Actor, parent: Pid[Any] | None) -> None:
@@ -103,9 +102,11 @@ class Process:
         self._pending_froms: list[From] | None = None
         self._pending_exit: Any = None
         self._exit_waiters: list[asyncio.Future[Any]] | None = None
-        self.links: set[Process] | None = None
-        self.monitors: dict[Ref, Process] | None = None  # refs we hold on others
-        self.watchers: dict[Ref, Process] | None = None  # refs others hold on us
+        self.links: Process | set[Process] | None = None  # see node._add_link
+        # Monitors both ways in one table: ref -> the other process. We hold
+        # the ref (we watch) when ref.watcher is our serial; otherwise the
+        # other process watches us. One dict, not two, per monitored pair.
+        self.monitors: dict[Ref, Process] | None = None
         self.names: list[Any] | None = None
         self.keys: list[Any] | None = None
         self.trap_exit = False

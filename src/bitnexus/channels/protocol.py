@@ -513,6 +513,7 @@ _SEMVER = re.compile(
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
 _BY_MAJOR: dict[int, type[Serializer]] = {1: V1JSONSerializer, 2: V2JSONSerializer}
+_VSN_SEEN: dict[str, type[Serializer]] = {}  # accepted vsn strings: one regex match each
 
 
 def serializer_for_vsn(vsn: str | None) -> type[Serializer] | None:
@@ -530,7 +531,13 @@ def serializer_for_vsn(vsn: str | None) -> type[Serializer] | None:
     """
     if vsn is None:
         return V1JSONSerializer
+    known = _VSN_SEEN.get(vsn)
+    if known is not None:
+        return known
     match = _SEMVER.fullmatch(vsn)
     if match is None or match[2] != "0" or (match[3] == "0" and match[4] is not None):
         return None
-    return _BY_MAJOR.get(int(match[1]))
+    serializer = _BY_MAJOR.get(int(match[1]))
+    if serializer is not None and len(_VSN_SEEN) < 64:  # clients send a handful of versions
+        _VSN_SEEN[vsn] = serializer
+    return serializer
