@@ -120,8 +120,11 @@ async def test_malformed_frame_closes_only_its_own_connection(
             [victim_pid] = srv.events.all("join", VICTIM)
             await send_raw(victim, opcode, data)
             assert await victim.ws.closed() == code
-        # S43: every channel of the closed connection stops.
+        # S43: every channel of the closed connection stops; S41: after an
+        # undecodable frame, with the connection's own exit reason.
         await asyncio.wait_for(srv.node.wait_exit(victim_pid), 2.0)
+        expected = ("shutdown", "protocol_error") if code == 1011 else ("shutdown", "closed")
+        assert await srv.events.wait_for("terminate", VICTIM) == expected
 
 
 @pytest.mark.parametrize("proto", [V1, V2], ids=["V1", "V2"])

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bitnexus.actors import shutdown_reason
 from bitnexus.auth.tokens import TokenError, remaining_subprotocols, token_from_subprotocol
 from bitnexus.channels.connection import Connection, ConnectionOptions, Routes
 from bitnexus.channels.handshake import MountOptions, handshake
@@ -34,6 +35,8 @@ _log = logging.getLogger("bitnexus.channels")
 CLOSE_IDLE = 1002
 CLOSE_PROTOCOL_ERROR = 1011
 SUBPROTOCOL = "phoenix"
+BAD_FRAME_EXIT = shutdown_reason("protocol_error")
+"""Exit reason of a connection closed for an undecodable frame, and of its channels."""
 
 
 def _subprotocols(request: web.Request) -> tuple[str | None, list[str], bool]:
@@ -119,6 +122,9 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
                 except ProtocolError as exc:
                     _log.warning("closing connection %s: %s", conn, exc)  # S43
                     handle.close(CLOSE_PROTOCOL_ERROR, "bad frame")
+                    # S41: the connection exits for this reason, and so do its
+                    # channels (terminate sees it), not as after a client close.
+                    conn.cast(("close", CLOSE_PROTOCOL_ERROR, "bad frame", BAD_FRAME_EXIT))
                     break
                 # Frames the connection need not see skip its mailbox (Routes).
                 if routes.backlog or not routes.route(message, handle):
