@@ -52,6 +52,17 @@ def wait_for_healthz(proc: subprocess.Popen[bytes], port: int) -> dict[str, obje
     pytest.fail(f"/healthz did not answer within {START_TIMEOUT}s")
 
 
+def wait_for_banner(proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited early with code {proc.returncode}")
+        if b"BitNexus listening on" in log.read_bytes():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"no 'listening' banner within {START_TIMEOUT}s:\n{log.read_text()}")
+
+
 def test_serve_answers_healthz_and_exits_cleanly_on_sigterm(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -131,6 +142,10 @@ def test_two_servers_share_one_port_with_reuse_port(tmp_path: Path, database_url
             )
         for proc in procs:
             wait_for_healthz(proc, port)
+        # Either process may answer /healthz on a shared port, so wait for each
+        # one's own banner too: it is printed once aiohttp handles SIGTERM.
+        for index, proc in enumerate(procs):
+            wait_for_banner(proc, tmp_path / f"server{index}.log")
         assert all(proc.poll() is None for proc in procs)  # the second bind did not fail
     finally:
         for proc in procs:
