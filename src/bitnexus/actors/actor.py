@@ -49,7 +49,10 @@ _log = logging.getLogger("bitnexus.actors")
 _NOTHING: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one of these is built per message, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs ~6x a plain one. Treat them
+# as values all the same: nothing in BitNexus mutates one after creation.
+@dataclass(slots=True)
 class Reply:
     """Answer the caller of ``handle_call`` with ``value``."""
 
@@ -57,7 +60,7 @@ class Reply:
     timeout: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoReply:
     """Keep going without answering (now). In ``handle_call``, keep the
     ``from_`` and answer later with ``from_.reply(value)``."""
@@ -65,7 +68,7 @@ class NoReply:
     timeout: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stop:
     """Stop the process with ``reason`` after running ``terminate``.
 
@@ -80,7 +83,7 @@ class Stop:
         return self.reply is not _NOTHING
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ignore:
     """From ``init`` only: do not start; the process exits ``normal`` quietly
     and a supervisor keeps the child spec with no pid (SUP-6)."""

@@ -44,14 +44,17 @@ if TYPE_CHECKING:
 __all__ = ["Channel", "ChannelSocket", "Error", "NoReply", "Ok", "Reply", "ReplyRef", "Stop"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one of these is built per message, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs ~6x a plain one. Treat them
+# as values all the same: nothing in BitNexus mutates one after creation.
+@dataclass(slots=True)
 class Ok:
     """``join`` accepted; ``response`` (a map) goes back in the join reply."""
 
     response: Any = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Error:
     """``join`` refused; ``response`` (a map, e.g. ``{"reason": "unauthorized"}``)
     goes back with status ``"error"``."""
@@ -59,7 +62,7 @@ class Error:
     response: Any = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     """Answer the pushed message: a ``phx_reply`` with ``status`` and ``response``.
     ``response`` may be ``bytes`` for a binary reply (V2)."""
@@ -68,13 +71,13 @@ class Reply:
     response: Any = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoReply:
     """Nothing to send now (a client waiting for a reply times out after 10 s,
     unless you answer later through :meth:`ChannelSocket.reply_ref`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stop:
     """Stop the channel. ``normal``, ``shutdown`` or ``("shutdown", x)`` close
     it gracefully (``phx_close``); any other reason is a crash (``phx_error``).
