@@ -80,6 +80,9 @@ def decode_params(pairs: Any) -> dict[str, Any]:
     """Decode query pairs Plug-style: ``a[b]=1`` → ``{"a": {"b": "1"}}``, last value wins."""
     out: dict[str, Any] = {}
     for key, value in pairs:
+        if "[" not in key:  # the common case: a plain name
+            out[key] = value
+            continue
         head, _, rest = key.partition("[")
         parts = [head] + (_BRACKETS.findall("[" + rest) if rest else [])
         target = out
