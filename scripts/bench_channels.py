@@ -30,6 +30,11 @@ Usage::
     python scripts/bench_channels.py --quick       # N=300, short phases (smoke test)
     python scripts/bench_channels.py --workers 2   # plus two servers on SO_REUSEPORT
     python scripts/bench_channels.py --profile     # plus py-spy top functions per phase
+    python scripts/bench_channels.py --repeat 3    # 3 alternating rounds, median of each figure
+
+The machine's speed drifts (the floor's 5,000 joins have taken 1.55 s on one
+day and 2.9 s on another), so read BitNexus against the floor measured in the
+same run: the table's last column is BitNexus divided by the floor.
 
 ``DATABASE_URL`` is passed to ``bitnexus serve`` when set (else it starts an
 embedded PostgreSQL; RSS idle is read once it is up and quiet).
@@ -44,6 +49,7 @@ import os
 import queue
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +70,7 @@ from bench_channels_support import (
     warm_up,
 )
 
-__all__ = ["main"]
+__all__ = ["main", "merge_rounds"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_DIR = ROOT / "scripts" / "bench_client"
@@ -312,14 +318,38 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
         runs.append(("floor", "floor", 1))
     if args.workers > 1:
         runs.append((f"bitnexus_x{args.workers}", "bitnexus", args.workers))
-    for name, kind, workers in runs:
-        print(f"bench_channels: {name} ...", file=sys.stderr, flush=True)
-        measured = _run_target(
-            kind, node, settings, workers=workers, profile=args.profile and name == "bitnexus"
-        )
-        for key, value in measured.items():
-            results[f"{name}_{key}"] = round(value, 4) if isinstance(value, float) else value
+    # Rounds alternate the targets, so a machine that speeds up or slows down
+    # mid-run affects both alike; each figure is the median over the rounds.
+    samples: dict[str, list[Any]] = {}
+    for round_no in range(1, args.repeat + 1):
+        for name, kind, workers in runs:
+            label = f"{name} (round {round_no}/{args.repeat})" if args.repeat > 1 else name
+            print(f"bench_channels: {label} ...", file=sys.stderr, flush=True)
+            measured = _run_target(
+                kind, node, settings, workers=workers, profile=args.profile and name == "bitnexus"
+            )
+            for key, value in measured.items():
+                samples.setdefault(f"{name}_{key}", []).append(value)
+    results["repeat"] = args.repeat
+    results.update(merge_rounds(samples))
     return results
+
+
+def merge_rounds(samples: dict[str, list[Any]]) -> dict[str, Any]:
+    """One figure per key: the median of numeric rounds, else the last value.
+
+    Example::
+
+        merge_rounds({"bitnexus_join_s": [2.4, 2.9, 2.5]}) == {"bitnexus_join_s": 2.5}
+    """
+    merged: dict[str, Any] = {}
+    for key, values in samples.items():
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            middle = statistics.median(values)
+            merged[key] = round(middle, 4) if isinstance(middle, float) else middle
+        else:
+            merged[key] = values[-1]
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,7 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-floor", action="store_true", help="no bare aiohttp run")
     parser.add_argument("--workers", type=int, default=1, help="also run N servers, SO_REUSEPORT")
     parser.add_argument("--profile", action="store_true", help="py-spy top 10 per phase")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every target, alternating; medians"
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     try:
         results = _bench(args)
     except RuntimeError as exc:  # BenchError, or a server that would not start

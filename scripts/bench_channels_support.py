@@ -352,7 +352,9 @@ def table(results: dict[str, Any], metrics: list[str]) -> str:
     runs = [r for r in ("bitnexus", "floor", "bitnexus_x2", "bitnexus_x3", "bitnexus_x4")
             if f"{r}_join_s" in results]  # fmt: skip
     ref = results["reference"]
+    vs_floor = "floor" in runs
     head = f"{'':<28}" + "".join(f"{r:>13}" for r in runs) + f"{'phoenix':>13}{'target':>13}"
+    head += f"{'':6}{'÷ floor':>8}" if vs_floor else ""
     lines = [head]
     for key, label, fmt, op in _ROWS:
         if key not in metrics:
@@ -365,7 +367,11 @@ def table(results: dict[str, Any], metrics: list[str]) -> str:
         if target is not None and isinstance(ours, int | float):
             verdict = "  ok" if (ours <= target if op == "<=" else ours >= target) else "  MISS"
         phoenix = _cell(ref["phoenix"].get(key), fmt, key)
-        lines.append(f"{label:<28}{cells}{phoenix:>13}{goal:>13}{verdict}")
+        line = f"{label:<28}{cells}{phoenix:>13}{goal:>13}{verdict:<6}"
+        floor = results.get(f"floor_{key}")
+        if vs_floor and isinstance(ours, int | float) and isinstance(floor, int | float) and floor:
+            line += f"{ours / floor:>8.2f}"
+        lines.append(line.rstrip())
     cells = "".join(f"{_cell(results.get(f'{r}_ping_cpu_us_per_reply'), '{:.1f}', ''):>13}"
                     for r in runs)  # fmt: skip
     lines.append(f"{'CPU per ping reply (µs)':<28}{cells}")
