@@ -261,6 +261,45 @@ async def test_start_temporary_reports_ignore_and_refusals_like_start_child(
     assert node.info(sup) is not None  # the supervisor survives
 
 
+class PlainInit(Actor):
+    def init(self) -> Any:  # type: ignore[override]
+        return None
+
+
+class DiesRightAfterInit(Actor):
+    """Wakes its supervisor during init, then dies at once: the supervisor
+    sees the exit before a starter running in place could record the child."""
+
+    def __init__(self, sup: Pid[Any]) -> None:
+        self.sup = sup
+
+    async def init(self) -> Any:
+        self.sup.send("hello")  # the supervisor runs before the starter resumes
+        self.pid.cast("die")  # handled right after init, in the same run
+
+    async def handle_cast(self, message: Any) -> Any:
+        raise RuntimeError("died right after init")
+
+
+async def test_an_idle_supervisor_lets_the_caller_start_a_plain_init_child(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor)
+    handled = node.info(sup).handled  # type: ignore[union-attr]
+    pid = await DynamicSupervisor.start_temporary(sup, PlainInit)
+    assert node.info(sup).handled == handled  # type: ignore[union-attr]  # no message
+    assert await live_pids(sup) == [pid]
+    info = node.info(pid)
+    assert info is not None and info.parent == sup and sup in info.links
+
+
+async def test_a_child_dying_right_after_an_async_init_is_not_left_recorded(node: Node) -> None:
+    sup = await node.start(DynamicSupervisor)
+    pid = await DynamicSupervisor.start_temporary(sup, DiesRightAfterInit, sup)
+    assert isinstance(pid, Pid)
+    await node.wait_exit(pid)
+    assert await live_pids(sup) == []
+    assert await counts(sup) == (0, 0, 0, 0)
+
+
 async def test_start_temporary_goes_through_the_mailbox_of_a_busy_supervisor(node: Node) -> None:
     sup = await node.start(DynamicSupervisor)
     log: Log = []

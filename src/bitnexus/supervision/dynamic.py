@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -237,11 +238,7 @@ class DynamicSupervisor(Actor):
             SupervisorError: ``max_children`` reached, or the start failed
                 (``reason`` carries the start error, DYN-6).
         """
-        proc = sup._proc
-        if proc is not None and _takes_requests_in_place(proc):
-            status, value = await proc.actor._start(spec)
-        else:
-            status, value = await sup.call(("start_child", spec), timeout=None)
+        status, value = await sup.call(("start_child", spec), timeout=None)
         if status != "ok":
             raise SupervisorError(value)
         return value  # type: ignore[no-any-return]
@@ -253,7 +250,9 @@ class DynamicSupervisor(Actor):
         """Start ``actor(*args, **kwargs)`` as a temporary child: the same as
         ``start_child(sup, ChildSpec.for_actor(actor, *args, restart="temporary",
         **kwargs))`` with the default shutdown, but no spec is built per child
-        (connections and channels start this way, thousands a second).
+        (connections and channels start this way, thousands a second). When
+        the supervisor is idle and ``actor.init`` is a plain def, the caller
+        runs the start itself, with no message to the supervisor.
 
         Example::
 
@@ -263,7 +262,7 @@ class DynamicSupervisor(Actor):
             SupervisorError: as :meth:`start_child`.
         """
         proc = sup._proc
-        if proc is not None and _takes_requests_in_place(proc):
+        if proc is not None and _starts_in_place(proc, actor):
             status, value = await proc.actor._start_temporary(actor, args, kwargs)
         else:
             request = ("start_temporary", actor, args, kwargs)
@@ -290,19 +289,29 @@ class DynamicSupervisor(Actor):
         return await sup.call(("count_children",))  # type: ignore[no-any-return]
 
 
-def _takes_requests_in_place(proc: Any) -> bool:
-    """An idle DynamicSupervisor (nothing queued, nothing in progress) would
-    run a start request as soon as it got it, so the caller may run it in
-    place: same outcome, minus a mailbox round trip and two task switches.
-    A busy one gets the call, so starts stay ordered behind what it is doing."""
-    actor = proc.actor
-    return (
+def _starts_in_place(proc: Any, actor: type[Actor]) -> bool:
+    """Whether the caller may run a start request itself instead of sending it.
+
+    Only for an idle DynamicSupervisor (nothing queued, nothing in progress),
+    which would run the request as soon as it got it, and only for an actor
+    whose ``init`` is a plain def: then the whole start runs without a single
+    await, so nothing (a child's exit, another request) can come between
+    spawning the child and recording it. Same outcome, minus a mailbox round
+    trip and two task switches."""
+    sup = proc.actor
+    if not (
         proc.idle
-        and isinstance(actor, DynamicSupervisor)
-        and type(actor).handle_call is DynamicSupervisor.handle_call
-    )
+        and isinstance(sup, DynamicSupervisor)
+        and type(sup).handle_call is DynamicSupervisor.handle_call
+    ):
+        return False
+    plain = _PLAIN_INIT.get(actor)
+    if plain is None:
+        plain = _PLAIN_INIT[actor] = not inspect.iscoroutinefunction(actor.init)
+    return plain
 
 
+_PLAIN_INIT: dict[type[Actor], bool] = {}
 _TEMPORARY_SPECS: dict[type[Actor], ChildSpec] = {}
 
 
