@@ -126,8 +126,9 @@ def websocket_handler(socket: Socket, hub: Hub, options: MountOptions) -> Any:
                     # channels (terminate sees it), not as after a client close.
                     conn.cast(("close", CLOSE_PROTOCOL_ERROR, "bad frame", BAD_FRAME_EXIT))
                     break
-                # Frames the connection need not see skip its mailbox (Routes).
-                if routes.backlog or not routes.route(message, handle):
+                # Frames the connection need not see skip its mailbox (Routes),
+                # unless it is closing the socket: then nothing reaches channels.
+                if routes.backlog or handle.closed or not routes.route(message, handle):
                     routes.backlog += 1
                     conn.cast(message)
         finally:
