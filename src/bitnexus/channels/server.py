@@ -34,7 +34,7 @@ class ChannelFastlane:
     """PubSub delivery for one channel: non-intercepted broadcasts are encoded
     once per (serializer, transport kind) and written straight to the socket."""
 
-    __slots__ = ("handle", "intercepts", "key", "pid", "write")
+    __slots__ = ("handle", "intercepts", "key", "pid")
 
     def __init__(self, transport: TransportHandle, intercepts: frozenset[str], pid: Any) -> None:
         self.handle = transport
@@ -42,7 +42,6 @@ class ChannelFastlane:
         self.pid = pid
         # Looked up once here, not once per subscriber per broadcast.
         self.key = transport.frame_key
-        self.write = transport.write_prepared
 
     def deliver(self, message: Any, cache: dict[Any, Any]) -> None:
         # Runs once per subscriber per broadcast (5,000 times a shout in the
@@ -52,16 +51,16 @@ class ChannelFastlane:
         if message.__class__ is not Broadcast or message.event in self.intercepts:
             self.pid.send(message)
             return
+        handle = self.handle
         prepared = cache.get(self.key)
         if prepared is None:
-            handle = self.handle
             prepared = handle.prepare(handle.serializer.fastlane_encode(message))
             cache[self.key] = prepared
-        raw = self.handle.open_transport
+        raw = handle.open_transport
         if raw is not None and raw.get_write_buffer_size() < _QUIET_BUFFER and not raw.is_closing():
             raw.write(prepared)
         else:
-            self.write(prepared)
+            handle.write_prepared(prepared)
 
 
 _INTERCEPTS: dict[type[Channel], frozenset[str]] = {}

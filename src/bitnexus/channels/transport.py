@@ -90,7 +90,6 @@ class WebSocketHandle:
 
     name = "websocket"
     __slots__ = (
-        "_closed",
         "_transport",
         "_ws",
         "closing",
@@ -112,20 +111,19 @@ class WebSocketHandle:
         self._transport = transport
         self.serializer = serializer
         self._ws = ws
-        self._closed = False
         self.max_buffer = max_buffer
         # The serializer alone: every WebSocket with it shares prepared frames.
         self.frame_key = serializer
         self.open_transport: asyncio.WriteTransport | None = transport
-        """The asyncio transport until :meth:`close` starts: fan-out writes
-        to it directly (see :meth:`fast_write`), then None."""
+        """The asyncio transport until the socket closes (None after): the
+        one "closed" flag, also read by fan-out to write to it directly."""
         self.closing: asyncio.Task[Any] | None = None
         """The close we started, for the handler to await before it returns."""
         self.last_seen = 0.0
 
     @property
     def closed(self) -> bool:
-        return self._closed or self._transport.is_closing()
+        return self.open_transport is None or self._transport.is_closing()
 
     def prepare(self, frame: Frame) -> bytes:
         return ws_frame(frame[0], frame[1])
@@ -136,11 +134,11 @@ class WebSocketHandle:
     def write_prepared(self, prepared: bytes) -> None:
         """Write, unless closed; a peer whose kernel buffer is over
         ``max_buffer`` is a slow consumer and gets closed with 1013."""
-        if self._closed:
+        transport = self.open_transport
+        if transport is None:
             return
-        transport = self._transport
         if transport.is_closing():
-            self._closed = True
+            self.open_transport = None
             return
         if transport.get_write_buffer_size() > self.max_buffer:
             _log.warning(
@@ -152,9 +150,8 @@ class WebSocketHandle:
         transport.write(prepared)
 
     def close(self, code: int, reason: str = "") -> None:
-        if self._closed:
+        if self.open_transport is None:
             return
-        self._closed = True
         self.open_transport = None
         ws = self._ws
         if not ws.closed:
