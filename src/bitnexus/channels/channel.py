@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bitnexus.channels.protocol import Broadcast, Push
-from bitnexus.channels.protocol import Reply as ReplyFrame
+from bitnexus.channels.transport import write_reply
 from bitnexus.exceptions import Misuse
 
 if TYPE_CHECKING:
@@ -108,10 +108,8 @@ class ReplyRef:
 
     def reply(self, status: str = "ok", response: Any = None) -> None:
         """Send ``phx_reply`` with the original message's ref."""
-        frame = ReplyFrame(
-            self.topic, status, {} if response is None else response, self.ref, self.join_ref
-        )
-        self.transport.write(self.transport.serializer.encode_reply(frame))
+        response = {} if response is None else response
+        write_reply(self.transport, self.topic, status, response, self.ref, self.join_ref)
 
 
 class ChannelSocket:

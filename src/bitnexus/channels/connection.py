@@ -24,10 +24,9 @@ from bitnexus.channels.protocol import (
     phx_close,
     phx_error,
 )
-from bitnexus.channels.protocol import Reply as ReplyFrame
 from bitnexus.channels.server import ChannelServer
 from bitnexus.channels.socket import Socket
-from bitnexus.channels.transport import CLOSE_GOING_AWAY, TransportHandle
+from bitnexus.channels.transport import CLOSE_GOING_AWAY, TransportHandle, write_reply
 from bitnexus.exceptions import ProcessExited, Refused
 from bitnexus.supervision import DynamicSupervisor
 
@@ -90,8 +89,7 @@ class Routes:
         if event == PHX_JOIN:
             return False
         if topic == PHOENIX_TOPIC and event == HEARTBEAT:
-            reply = ReplyFrame(PHOENIX_TOPIC, "ok", {}, msg.ref, None)
-            transport.write(transport.serializer.encode_reply(reply))
+            write_reply(transport, PHOENIX_TOPIC, "ok", {}, msg.ref, None)
             return True
         entry = self.channels.get(topic)
         if entry is None:
@@ -148,8 +146,7 @@ class Connection(Actor):
 
     # -- writing -------------------------------------------------------------------
     def _reply(self, topic: str, status: str, response: Any, ref: Any, join_ref: Any) -> None:
-        t = self.transport
-        t.write(t.serializer.encode_reply(ReplyFrame(topic, status, response, ref, join_ref)))
+        write_reply(self.transport, topic, status, response, ref, join_ref)
 
     # -- inbound frames ---------------------------------------------------------------
     async def handle_cast(self, message: Any) -> Any:

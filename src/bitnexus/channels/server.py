@@ -17,8 +17,7 @@ from bitnexus.channels.channel import Reply as ChannelReply
 from bitnexus.channels.channel import Stop as ChannelStop
 from bitnexus.channels.logging import filter_params
 from bitnexus.channels.protocol import Broadcast, phx_close
-from bitnexus.channels.protocol import Reply as ReplyFrame
-from bitnexus.channels.transport import TransportHandle
+from bitnexus.channels.transport import TransportHandle, write_reply
 from bitnexus.exceptions import BadCallbackResult
 
 __all__ = ["ChannelFastlane", "ChannelServer"]
@@ -102,12 +101,7 @@ class ChannelServer(Actor):
         return None
 
     def _reply(self, status: str, response: Any, ref: Any, join_ref: Any) -> None:
-        t = self.transport
-        t.write(
-            t.serializer.encode_reply(
-                ReplyFrame(self.socket.topic, status, response, ref, join_ref)
-            )
-        )
+        write_reply(self.transport, self.socket.topic, status, response, ref, join_ref)
 
     def _close_frame(self) -> None:
         t = self.transport

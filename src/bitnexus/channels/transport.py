@@ -17,13 +17,14 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from bitnexus.channels.protocol import Frame, Serializer
+from bitnexus.channels.protocol import Frame, Reply, Serializer
 
 __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_SLOW_CONSUMER",
     "TransportHandle",
     "WebSocketHandle",
+    "write_reply",
     "ws_frame",
 ]
 
@@ -57,6 +58,20 @@ class TransportHandle(Protocol):
     def write_prepared(self, prepared: Any) -> None: ...
 
     def close(self, code: int, reason: str = "") -> None: ...
+
+
+def write_reply(
+    transport: TransportHandle, topic: str, status: str, response: Any, ref: Any, join_ref: Any
+) -> None:
+    """Write one ``phx_reply`` in the transport's serializer: the single
+    place connections, channels and late replies answer a client message.
+
+    Example::
+
+        write_reply(handle, "room:1", "ok", {}, msg.ref, msg.join_ref)
+    """
+    frame = Reply(topic, status, response, ref, join_ref)
+    transport.write(transport.serializer.encode_reply(frame))
 
 
 def ws_frame(opcode_name: str, data: str | bytes) -> bytes:
