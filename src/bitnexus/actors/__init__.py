@@ -25,6 +25,7 @@ from bitnexus.actors.actor import Actor, Ignore, NoReply, Reply, Stop
 from bitnexus.actors.info import ProcessInfo
 from bitnexus.actors.node import Node, StartIgnored
 from bitnexus.actors.pid import DEFAULT_CALL_TIMEOUT, From, Pid, Ref
+from bitnexus.actors.process import starts_in_spawn
 from bitnexus.actors.registry import Registry
 from bitnexus.actors.signals import (
     KILL,
@@ -65,4 +66,5 @@ __all__ = [
     "Timeout",
     "is_normal_exit",
     "shutdown_reason",
+    "starts_in_spawn",
 ]

@@ -51,6 +51,18 @@ def _is_async(init: Any) -> bool:
     return known
 
 
+def starts_in_spawn(actor: type[Actor]) -> bool:
+    """True when ``actor``'s init (the default one, or a plain def) runs to
+    the end inside ``spawn``, so starting it never awaits anything.
+
+    Example::
+
+        starts_in_spawn(Connection)  # True: its init is a plain def
+    """
+    init = actor.init
+    return init is Actor.init or not _is_async(init)
+
+
 class Process:
     """One running actor: mailbox, links, monitors, counters. Internal."""
 
@@ -155,11 +167,11 @@ class Process:
         if self.exit_reason is not None:
             return  # a signal during spawn ended it (linked to a dead pid)
         mb = self.mailbox
-        init = type(self.actor).init
-        if init is Actor.init or not _is_async(init):
+        actor_cls = type(self.actor)
+        if starts_in_spawn(actor_cls):
             # Nothing to await: the process is ready at once and, while idle,
             # costs no scheduled callback. A plain-def init runs right here.
-            if init is not Actor.init and not self._init_now():
+            if actor_cls.init is not Actor.init and not self._init_now():
                 return
             self.status = WAITING
             if self._timeout_after is not None and not mb:

@@ -106,7 +106,6 @@ class Connection(Actor):
     kind: ClassVar[str] = "connection"
     __slots__ = (
         "assigns",
-        "channels",
         "connect_info",
         "hub",
         "options",
@@ -136,7 +135,11 @@ class Connection(Actor):
         self.connect_info = connect_info
         self.options = options
         self.routes = routes if routes is not None else Routes()
-        self.channels = self.routes.channels
+
+    @property
+    def channels(self) -> dict[str, _Joined]:
+        """The joined topics (the table in :class:`Routes`)."""
+        return self.routes.channels
 
     def init(self) -> Any:  # type: ignore[override]  # runs in spawn, no I/O
         if self.socket_id is not None:

@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -30,6 +29,7 @@ from bitnexus.actors import (
     StartIgnored,
     Stop,
     is_normal_exit,
+    starts_in_spawn,
 )
 from bitnexus.exceptions import StartError
 from bitnexus.supervision._children import (
@@ -76,7 +76,6 @@ class DynamicSupervisor(Actor):
         # Children waiting for a restart retry, under the pid they last had, so
         # terminate_child(sup, old_pid) can still remove them (DYN-41).
         self.restarting: dict[Pid[Any], Child] = {}
-        self._starting = 0  # starts in progress, counted against max_children
 
     async def init(self) -> Any:
         self.trap_exit = True
@@ -118,18 +117,21 @@ class DynamicSupervisor(Actor):
             )
         return Reply(("error", ("unknown_request", op)))
 
+    def _full(self) -> bool:
+        # Children waiting for a restart count too (DYN-4). Starts never
+        # overlap: requests run one at a time in this process, and the
+        # callers' in-place starts never await (see _starts_in_place).
+        limit = self.max_children
+        return limit is not None and len(self.children) + len(self.restarting) >= limit
+
     async def _start(self, spec: ChildSpec) -> tuple[str, Any]:
-        total = len(self.children) + len(self.restarting) + self._starting
-        if self.max_children is not None and total >= self.max_children:
+        if self._full():
             return ("error", "max_children")
         child = Child(spec)
-        self._starting += 1
         try:
             pid = await start_child(self, child, self.extra)
         except StartError as exc:
             return ("error", exc.reason)
-        finally:
-            self._starting -= 1
         if pid is not None:
             if child.spec.restart is Restart.TEMPORARY:
                 child.spec = child.spec.without_start()  # never restarted
@@ -140,14 +142,10 @@ class DynamicSupervisor(Actor):
     async def _start_temporary(
         self, actor: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[str, Any]:
-        if self.max_children is not None:
-            total = len(self.children) + len(self.restarting) + self._starting
-            if total >= self.max_children:
-                return ("error", "max_children")
-        node = self.node
-        self._starting += 1
+        if self._full():
+            return ("error", "max_children")
         try:
-            pid = await node.start_link(
+            pid = await self.node.start_link(
                 actor, *self.extra, *args, link_to=self.pid, parent=self.pid, **kwargs
             )
         except StartIgnored:
@@ -156,8 +154,6 @@ class DynamicSupervisor(Actor):
             return ("error", exc.reason)
         except Exception as exc:  # a raising constructor is a start error (DYN-6)
             return ("error", exc)
-        finally:
-            self._starting -= 1
         child = Child(_temporary_spec(actor))
         child.pid = pid
         self.children[pid] = child
@@ -299,19 +295,12 @@ def _starts_in_place(proc: Any, actor: type[Actor]) -> bool:
     spawning the child and recording it. Same outcome, minus a mailbox round
     trip and two task switches."""
     sup = proc.actor
-    if not (
+    return (
         proc.idle
         and isinstance(sup, DynamicSupervisor)
         and type(sup).handle_call is DynamicSupervisor.handle_call
-    ):
-        return False
-    plain = _PLAIN_INIT.get(actor)
-    if plain is None:
-        plain = _PLAIN_INIT[actor] = not inspect.iscoroutinefunction(actor.init)
-    return plain
-
-
-_PLAIN_INIT: dict[type[Actor], bool] = {}
+        and starts_in_spawn(actor)
+    )
 _TEMPORARY_SPECS: dict[type[Actor], ChildSpec] = {}
 
 
