@@ -88,6 +88,7 @@ METRICS = [
     "fanout_p50_ms",
     "fanout_p99_ms",
     "fanout_cpu_us_per_msg",
+    "fanout_kernel_us_per_msg",
     "replies_per_s",
     "ping_p50_ms",
     "ping_p99_ms",
@@ -254,6 +255,7 @@ def _run_target(
                     fanout_max_ms=fan["max_ms"], fanout_delivered=fan["delivered"],
                     fanout_expected=fan["expected"],
                     fanout_cpu_us_per_msg=meter.server * 1e6 / max(fan["delivered"], 1),
+                    fanout_kernel_us_per_msg=meter.server_kernel * 1e6 / max(fan["delivered"], 1),
                     **_cpu("fanout", meter),
                 )  # fmt: skip
                 if spy is not None:

@@ -72,12 +72,14 @@ def free_port() -> int:
 
 def cpu_seconds(*pids: int) -> float:
     """utime + stime of ``pids`` (threads included, children not), in seconds."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / _TICK
+    return sum(sum(cpu_split(pid)) for pid in pids)
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, kernel) CPU seconds of ``pid``: utime and stime from ``/proc``."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK  # fields 14, 15
 
 
 def rss_bytes(pid: int) -> int:
@@ -111,18 +113,19 @@ class Meter:
     def __init__(self, server_pids: list[int], client_pid: int) -> None:
         self._pids = (server_pids, client_pid)
         self._start = self._read()
-        self.wall = self.client = self.machine = 0.0
+        self.wall = self.client = self.machine = self.server_kernel = 0.0
         self.servers: list[float] = []
 
-    def _read(self) -> tuple[float, list[float], float, float]:
+    def _read(self) -> tuple[float, list[tuple[float, float]], float, float]:
         servers, client = self._pids
-        per_server = [cpu_seconds(pid) for pid in servers]
+        per_server = [cpu_split(pid) for pid in servers]
         return time.monotonic(), per_server, cpu_seconds(client), _machine_busy()
 
     def stop(self) -> None:
         (t0, s0, c0, m0), (t1, s1, c1, m1) = self._start, self._read()
         self.wall, self.client, self.machine = t1 - t0, c1 - c0, m1 - m0
-        self.servers = [b - a for a, b in zip(s0, s1, strict=True)]
+        self.servers = [sum(b) - sum(a) for a, b in zip(s0, s1, strict=True)]
+        self.server_kernel = sum(b[1] - a[1] for a, b in zip(s0, s1, strict=True))
 
     @property
     def server(self) -> float:
@@ -327,6 +330,7 @@ _ROWS = [
     ("fanout_p50_ms", "fan-out p50 (ms)", "{:.1f}", ""),
     ("fanout_p99_ms", "fan-out p99 (ms)", "{:.1f}", "<="),
     ("fanout_cpu_us_per_msg", "CPU per delivered msg (µs)", "{:.2f}", "<="),
+    ("fanout_kernel_us_per_msg", "  of which kernel (µs)", "{:.2f}", ""),
     ("replies_per_s", "ping replies/s", "{:,.0f}", ">="),
     ("ping_p50_ms", "ping p50 (ms)", "{:.1f}", ""),
     ("ping_p99_ms", "ping p99 (ms)", "{:.1f}", ""),

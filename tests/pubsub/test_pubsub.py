@@ -50,6 +50,22 @@ class CountingFastlane:
         self.frames.append(frame)
 
 
+class BatchFastlane(CountingFastlane):
+    """A fastlane class with ``deliver_all``: PubSub hands it every lane at once."""
+
+    batches: list[int] = []
+
+    @staticmethod
+    def deliver_all(message: Any, lanes: Any, cache: dict[Any, Any], skip: Any) -> int:
+        BatchFastlane.batches.append(len(lanes))
+        delivered = 0
+        for lane in lanes:
+            if lane is not skip:
+                lane.deliver(message, cache)
+                delivered += 1
+        return delivered
+
+
 class Idle(Actor):
     """A subscriber that does nothing itself (its fastlane does the work)."""
 
@@ -195,6 +211,34 @@ async def test_a_broadcast_is_encoded_once_for_a_thousand_fastlane_subscribers(n
     assert all(lane.frames == [lanes[0].frames[0]] for lane in lanes)
     pubsub.broadcast("room:1", {"n": 2})
     assert CountingFastlane.encodes == 2
+
+
+async def test_lanes_of_one_class_with_deliver_all_get_one_call_per_broadcast(node, pubsub):
+    BatchFastlane.batches = []
+    lanes = [BatchFastlane() for _ in range(3)]
+    pids = [node.spawn(Idle) for _ in lanes]
+    for pid, lane in zip(pids, lanes, strict=True):
+        pubsub.subscribe(pid, "room:1", fastlane=lane)
+    assert pubsub.broadcast("room:1", "all") == 3
+    assert pubsub.broadcast_from(pids[0], "room:1", "others") == 2
+    assert BatchFastlane.batches == [3, 3]
+    assert [lane.frames for lane in lanes] == [
+        [b"'all'"],
+        [b"'all'", b"'others'"],
+        [b"'all'", b"'others'"],
+    ]
+
+
+async def test_mixed_subscribers_are_delivered_one_by_one(node, pubsub):
+    BatchFastlane.batches = []
+    (probe,) = await probes(node, 1)
+    lane = BatchFastlane()
+    pubsub.subscribe(probe.pid, "room:1")
+    pubsub.subscribe(node.spawn(Idle), "room:1", fastlane=lane)
+    assert pubsub.broadcast("room:1", "mixed") == 2
+    assert BatchFastlane.batches == []  # no single class to batch for
+    assert lane.frames == [b"'mixed'"]
+    assert await probe.receive() == "mixed"
 
 
 async def test_a_failing_fastlane_does_not_stop_delivery_to_the_others(node, pubsub, caplog):
