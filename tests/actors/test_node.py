@@ -216,6 +216,32 @@ async def test_a_failed_plain_init_fails_start_without_signalling_the_caller(
     assert len(node) == 1  # only the caller
 
 
+async def test_start_now_returns_a_started_pid_without_awaiting(node: Node, probe: Probe) -> None:
+    pid = node.start_now(PlainInit, probe.pid, link=probe.pid)
+    assert node.info(pid).status == "waiting"  # type: ignore[union-attr]
+    assert node.info(probe.pid).links == (pid,)  # type: ignore[union-attr]
+    assert await probe.receive() == "init"
+    assert await pid.call("ready?") is True
+
+
+async def test_start_now_fails_like_start_and_spares_the_linked_caller(node: Node) -> None:
+    caller = await Probe.start(node, trap_exit=True)
+    error = Boom("init crashed")
+    with pytest.raises(StartError) as raised:
+        node.start_now(PlainInit, None, error, link=caller.pid)
+    assert raised.value.reason is error
+    with pytest.raises(StartIgnored):
+        node.start_now(PlainInit, None, Ignore())
+    await caller.refute_receive(timeout=0.05)
+    assert len(node) == 1  # only the caller
+
+
+async def test_start_now_refuses_an_async_init_it_could_not_wait_for(node: Node) -> None:
+    with pytest.raises(Misuse, match=r"await node\.start"):
+        node.start_now(Lifecycle)
+    assert len(node) == 0
+
+
 async def test_a_plain_init_returning_ignore_raises_start_ignored(node: Node) -> None:
     with pytest.raises(StartIgnored):
         await node.start(PlainInit, None, Ignore())

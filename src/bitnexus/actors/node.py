@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from bitnexus.actors.actor import Actor, Ignore
 from bitnexus.actors.info import ProcessInfo
 from bitnexus.actors.pid import Pid, Ref
-from bitnexus.actors.process import PARENT_EXIT, Process
+from bitnexus.actors.process import PARENT_EXIT, Process, starts_in_spawn
 from bitnexus.actors.registry import Registry
 from bitnexus.actors.signals import NOPROC, NORMAL, SHUTDOWN, Down
 from bitnexus.actors.threaded import ThreadActor, bridge_for
@@ -171,23 +171,12 @@ class Node:
                 reason is on the error. A linked caller gets no exit signal.
             NameTaken: the name is taken.
         """
-        starter = kwargs.get("link")
-        request = self._start_request = [starter, _NO_OUTCOME]
-        try:
-            pid = self.spawn(actor, *args, **kwargs)
-        finally:
-            self._start_request = None
+        pid = self._spawn_for_start(actor, args, kwargs)
         proc = pid._proc
-        if proc is None:
-            outcome = request[1]
-            if outcome is _NO_OUTCOME:
-                # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
-                raise StartError(NOPROC)
-            if isinstance(outcome, Ignore):
-                raise StartIgnored()
-            raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
+        assert proc is not None
         if proc.status != "starting":
             return pid  # init already ran (the default one, or a plain def)
+        starter = kwargs.get("link")
         fut = self.loop.create_future()
         self._init_waiters[proc] = (fut, starter)
         # A timer on the future, not asyncio.wait_for: every join and
@@ -212,6 +201,42 @@ class Node:
         if isinstance(outcome, Ignore):
             raise StartIgnored()
         raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
+
+    def start_now(self, actor: type[A] | A, *args: Any, **kwargs: Any) -> Pid[A]:
+        """:meth:`start` with no await, for an actor whose ``init`` runs inside
+        spawn (the default one or a plain def, see :func:`starts_in_spawn`):
+        when spawn returns, ``init`` has run and its outcome is known.
+
+        Example::
+
+            pid = node.start_now(Counter, 0, link=owner)
+
+        Raises:
+            Misuse: ``init`` is ``async def``; use :meth:`start`.
+            StartError, StartIgnored, NameTaken: as :meth:`start`.
+        """
+        cls = actor if isinstance(actor, type) else type(actor)
+        if not starts_in_spawn(cls):
+            raise Misuse(f"{cls.__name__}.init is async: use 'await node.start(...)'")
+        return self._spawn_for_start(actor, args, kwargs)
+
+    def _spawn_for_start(self, actor: Any, args: Any, kwargs: dict[str, Any]) -> Pid[Any]:
+        """Spawn for a start: raise what a failed plain-def init (or a dead
+        link) ended the process with; else return the pid, init maybe pending."""
+        request = self._start_request = [kwargs.get("link"), _NO_OUTCOME]
+        try:
+            pid = self.spawn(actor, *args, **kwargs)
+        finally:
+            self._start_request = None
+        if pid._proc is None:
+            outcome = request[1]
+            if outcome is _NO_OUTCOME:
+                # Linked to a dead pid: the noproc signal ended it before init (LNK-7).
+                raise StartError(NOPROC)
+            if isinstance(outcome, Ignore):
+                raise StartIgnored()
+            raise StartError(outcome) from (outcome if isinstance(outcome, BaseException) else None)
+        return pid
 
     async def start_link(
         self, actor: type[A] | A, *args: Any, link_to: Pid[Any], **kwargs: Any
@@ -279,7 +304,7 @@ class Node:
     def link(self, a: Pid[Any], b: Pid[Any]) -> None:
         """Link ``a`` and ``b``. If ``b`` is dead, ``a`` gets a ``noproc`` exit signal."""
         pa, pb = a._proc, b._proc
-        if pa is None or a == b:
+        if pa is None or pa is pb:  # a live pid's process is itself: no Pid.__eq__
             return
         if pb is None:
             # LNK-7: the signal comes from the dead pid, so Exit names it.

@@ -142,18 +142,34 @@ class DynamicSupervisor(Actor):
     async def _start_temporary(
         self, actor: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[str, Any]:
+        if starts_in_spawn(actor):
+            return self._start_temporary_now(actor, args, kwargs)
         if self._full():
             return ("error", "max_children")
         try:
             pid = await self.node.start_link(
                 actor, *self.extra, *args, link_to=self.pid, parent=self.pid, **kwargs
             )
-        except StartIgnored:
-            return ("ok", None)
-        except StartError as exc:
-            return ("error", exc.reason)
-        except Exception as exc:  # a raising constructor is a start error (DYN-6)
-            return ("error", exc)
+        except Exception as exc:
+            return _start_failure(exc)
+        return self._add_temporary(actor, pid)
+
+    def _start_temporary_now(
+        self, actor: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[str, Any]:
+        """The whole start of an actor whose init runs inside spawn: no await,
+        so nothing can come between spawning the child and recording it."""
+        if self._full():
+            return ("error", "max_children")
+        try:
+            pid = self.node.start_now(
+                actor, *self.extra, *args, link=self.pid, parent=self.pid, **kwargs
+            )
+        except Exception as exc:
+            return _start_failure(exc)
+        return self._add_temporary(actor, pid)
+
+    def _add_temporary(self, actor: type[Actor], pid: Pid[Any]) -> tuple[str, Any]:
         child = Child(_temporary_spec(actor))
         child.pid = pid
         self.children[pid] = child
@@ -259,7 +275,7 @@ class DynamicSupervisor(Actor):
         """
         proc = sup._proc
         if proc is not None and _starts_in_place(proc, actor):
-            status, value = await proc.actor._start_temporary(actor, args, kwargs)
+            status, value = proc.actor._start_temporary_now(actor, args, kwargs)
         else:
             request = ("start_temporary", actor, args, kwargs)
             status, value = await sup.call(request, timeout=None)
@@ -301,6 +317,15 @@ def _starts_in_place(proc: Any, actor: type[Actor]) -> bool:
         and type(sup).handle_call is DynamicSupervisor.handle_call
         and starts_in_spawn(actor)
     )
+def _start_failure(exc: Exception) -> tuple[str, Any]:
+    """A start request's answer when starting raised: ignored, or why not (DYN-6)."""
+    if isinstance(exc, StartIgnored):
+        return ("ok", None)
+    if isinstance(exc, StartError):
+        return ("error", exc.reason)
+    return ("error", exc)  # a raising constructor is a start error
+
+
 _TEMPORARY_SPECS: dict[type[Actor], ChildSpec] = {}
 
 
