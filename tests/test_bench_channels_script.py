@@ -60,6 +60,9 @@ def test_bench_channels_quick_prints_json_with_every_figure_for_bitnexus_and_the
         assert results[f"{run}_joined"] == results["settings"]["clients"]
         assert results[f"{run}_fanout_delivered"] == results[f"{run}_fanout_expected"]
         assert results[f"{run}_ping_replies"] > 0
+        # The kernel share of fan-out CPU (stime) is part of the total, never more.
+        kernel = results[f"{run}_fanout_kernel_us_per_msg"]
+        assert _number(kernel) and 0 <= kernel <= results[f"{run}_fanout_cpu_us_per_msg"]
     for key in ("join_s", "bytes_per_channel", "fanout_cpu_us_per_msg", "replies_per_s"):
         assert _number(results["reference"]["phoenix"][key])
         assert _number(results["reference"]["target"][key])
