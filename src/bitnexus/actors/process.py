@@ -197,26 +197,30 @@ class Process:
         try:
             result = self.actor.init()
         except Exception as exc:  # init failures are start failures (GS-1)
-            self.node._init_done(self, exc)
-            self._die(exc, quiet=True)
-            return False
-        if result is None:
-            return True
+            return self._init_refused(exc, exc)
+        return self._init_result(result)
+
+    def _init_result(self, result: Any) -> bool:
+        """Act on what ``init`` returned, whether it ran inside spawn or was
+        awaited in the drain. False when it refused: the process is gone."""
         cls = result.__class__
-        if cls is NoReply:
-            self._timeout_after = result.timeout
+        if result is None or cls is NoReply:
+            self._timeout_after = None if result is None else result.timeout
+            self.status = WAITING
+            self.node._init_done(self, None)
             return True
         if cls is Stop:
-            self.node._init_done(self, result.reason)
-            self._die(result.reason, quiet=True)
-            return False
+            return self._init_refused(result.reason, result.reason)
         if cls is Ignore:
-            self.node._init_done(self, Ignore())
-            self._die(NORMAL, quiet=True)
-            return False
+            return self._init_refused(Ignore(), NORMAL)
         error = BadCallbackResult(self.actor, "init", result, _INIT_SHAPES)
-        self.node._init_done(self, error)
-        self._die(error, quiet=True)
+        return self._init_refused(error, error)
+
+    def _init_refused(self, outcome: Any, reason: Any) -> bool:
+        """End a process whose init refused or failed: no terminate, no crash
+        report (GS-1); ``start()`` learns ``outcome``."""
+        self.node._init_done(self, outcome)
+        self._die(reason, quiet=True)
         return False
 
     # -- the drain loop ------------------------------------------------------
@@ -332,33 +336,19 @@ class Process:
             self._current_from = from_  # the crash must fail this caller too
             self._crash(BadCallbackResult(self.actor, "handle_call", result, _CALL_SHAPES), entry)
             return False
+        if tag == INIT:
+            return self._init_result(result)
         if result is None:
             self._timeout_after = None
-            if tag == INIT:
-                self.status = WAITING
-                self.node._init_done(self, None)
             return True
         if cls is NoReply:
             self._timeout_after = result.timeout
-            if tag == INIT:
-                self.node._init_done(self, None)
             return True
         if cls is Stop:
-            if tag == INIT:
-                self.node._init_done(self, result.reason)
-                self._die(result.reason, quiet=True)
-            else:
-                self._stop(result.reason)
+            self._stop(result.reason)
             return False
-        if cls is Ignore and tag == INIT:
-            self.node._init_done(self, Ignore())
-            self._die(NORMAL, quiet=True)
-            return False
-        callback = {CAST: "handle_cast", INFO: "handle_info", TIMEOUT: "handle_info"}.get(
-            tag, "init"
-        )
-        shapes = _INIT_SHAPES if tag == INIT else _ASYNC_SHAPES
-        self._crash(BadCallbackResult(self.actor, callback, result, shapes), entry)
+        callback = "handle_cast" if tag == CAST else "handle_info"  # INFO, TIMEOUT
+        self._crash(BadCallbackResult(self.actor, callback, result, _ASYNC_SHAPES), entry)
         return False
 
     def _remember_pending(self, from_: From) -> None:
@@ -379,9 +369,7 @@ class Process:
             self._die(self._pending_exit)
             return
         if tag == INIT:
-            # init failures are start failures: no terminate (GS-1)
-            self.node._init_done(self, exc)
-            self._die(exc, quiet=True)
+            self._init_refused(exc, exc)  # init failures are start failures (GS-1)
             return
         if tag == PARENT_EXIT:
             self._die(entry[1])

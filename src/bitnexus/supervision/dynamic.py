@@ -317,6 +317,8 @@ def _starts_in_place(proc: Any, actor: type[Actor]) -> bool:
         and type(sup).handle_call is DynamicSupervisor.handle_call
         and starts_in_spawn(actor)
     )
+
+
 def _start_failure(exc: Exception) -> tuple[str, Any]:
     """A start request's answer when starting raised: ignored, or why not (DYN-6)."""
     if isinstance(exc, StartIgnored):
