@@ -1,4 +1,5 @@
-"""Fixtures for real-PostgreSQL tests: one server per session, a fresh database per test."""
+"""Shared fixtures: a fresh actor node per test, and real PostgreSQL (one server
+per session, a fresh database per test)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bitnexus.actors import Node
 from bitnexus.repo.database import Database
 from bitnexus.repo.testing import PostgresTestServer, postgres_test_server
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    """A fresh node; whatever a test leaves running is shut down after it."""
+    node = Node()
+    yield node
+    await node.shutdown(timeout=1.0)
 
 
 @pytest.fixture(scope="session")

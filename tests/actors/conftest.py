@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bitnexus.actors import Node
 from bitnexus.actors.testing import Probe
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    node = Node()
-    yield node
-    await node.shutdown(timeout=1.0)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from bitnexus.admin.actions import (
 from bitnexus.supervision import ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor
 
 from .support import Counter, Watcher
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    n = Node()
-    yield n
-    await n.shutdown(timeout=1.0)
 
 
 async def test_kill_reports_the_pid_the_supervisor_restarted_it_as(node: Node) -> None:

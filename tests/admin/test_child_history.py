@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bitnexus.actors import Node
 from bitnexus.supervision import ChildSpec, DynamicSupervisor, Restart, Supervisor
 from bitnexus.supervision._children import HISTORY_SIZE
 
 from .support import Counter, wait_until
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    n = Node()
-    yield n
-    await n.shutdown(timeout=1.0)
 
 
 def sup_actor(pid: Any) -> Any:

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
-import pytest
 
 from bitnexus.actors import Actor, Node
 from bitnexus.admin.inspect import (
@@ -43,13 +41,6 @@ class FakeChannel(Actor):
 
     def summary(self) -> Any:
         return {"topic": self.topic}
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    n = Node()
-    yield n
-    await n.shutdown(timeout=1.0)
 
 
 async def start_tree(node: Node) -> Any:

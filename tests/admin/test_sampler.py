@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bitnexus.actors import Node
 from bitnexus.admin.inspect import RateSampler
@@ -11,13 +8,6 @@ from bitnexus.admin.sampler import SAMPLER_NAME, sampler_spec
 from bitnexus.supervision import Supervisor
 
 from .support import Counter, wait_until
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    n = Node()
-    yield n
-    await n.shutdown(timeout=1.0)
 
 
 async def test_the_sampler_process_keeps_rates_current_on_its_own(node: Node) -> None:

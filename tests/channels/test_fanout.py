@@ -5,9 +5,6 @@ one broken socket does not stop the others."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bitnexus.actors import Node
 from bitnexus.actors.testing import Probe
@@ -19,13 +16,6 @@ from bitnexus.channels.testing_transport import TestTransport
 class ExplodingTransport(TestTransport):
     def write_prepared(self, prepared: object) -> None:
         raise OSError("socket is gone")
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    node = Node()
-    yield node
-    await node.shutdown(timeout=1.0)
 
 
 async def lanes_for(

@@ -54,13 +54,6 @@ async def start_app(
 
 
 @pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    node = Node()
-    yield node
-    await node.shutdown(timeout=1.0)
-
-
-@pytest.fixture
 async def presence(node: Node) -> AsyncIterator[Presence]:
     presence, app = await start_app(node)
     yield presence

@@ -4,7 +4,6 @@ adapter boundary (only broadcasts to other nodes go through it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -73,13 +72,6 @@ class Idle(Actor):
 class BrokenFastlane:
     def deliver(self, message: Any, cache: dict[Any, Any]) -> None:
         raise RuntimeError("this socket is gone")
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
-    node = Node()
-    yield node
-    await node.shutdown(timeout=1.0)
 
 
 @pytest.fixture

@@ -203,14 +203,20 @@ async def test_concurrent_starts_never_exceed_max_children(node: Node) -> None:
     assert await counts(sup) == (2, 2, 0, 2)
 
 
-async def test_a_start_waits_behind_what_the_supervisor_is_busy_with(node: Node) -> None:
+async def busy_supervisor(node: Node, log: Log) -> tuple[Pid[Any], asyncio.Task[None]]:
+    """A DynamicSupervisor busy stopping its slow child "slow" (0.1 s terminate)."""
     sup = await node.start(DynamicSupervisor)
-    log: Log = []
     slow = await DynamicSupervisor.start_child(
         sup, spec("slow", log, trap=True, terminate_delay=0.1)
     )
     stopping = asyncio.create_task(DynamicSupervisor.terminate_child(sup, slow))  # type: ignore[arg-type]
-    await asyncio.sleep(0)  # the supervisor is now busy stopping "slow"
+    await asyncio.sleep(0)  # the supervisor now runs the terminate request
+    return sup, stopping
+
+
+async def test_a_start_waits_behind_what_the_supervisor_is_busy_with(node: Node) -> None:
+    log: Log = []
+    sup, stopping = await busy_supervisor(node, log)
     starting = asyncio.create_task(DynamicSupervisor.start_child(sup, spec("next", log)))
     await asyncio.sleep(0.03)
     assert not starting.done()  # queued: no shortcut past a busy supervisor
@@ -301,13 +307,8 @@ async def test_a_child_dying_right_after_an_async_init_is_not_left_recorded(node
 
 
 async def test_start_temporary_goes_through_the_mailbox_of_a_busy_supervisor(node: Node) -> None:
-    sup = await node.start(DynamicSupervisor)
     log: Log = []
-    slow = await DynamicSupervisor.start_child(
-        sup, spec("slow", log, trap=True, terminate_delay=0.1)
-    )
-    stopping = asyncio.create_task(DynamicSupervisor.terminate_child(sup, slow))  # type: ignore[arg-type]
-    await asyncio.sleep(0)
+    sup, stopping = await busy_supervisor(node, log)
     pid = await DynamicSupervisor.start_temporary(sup, Worker, "next", log)
     assert stopping.done()  # it waited its turn
     assert log.index(("terminated", "slow")) < log.index(("init", "next"))
