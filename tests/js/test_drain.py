@@ -7,33 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from js_support import free_port, healthy
 
 JS_DIR = Path(__file__).resolve().parent
 pytestmark = pytest.mark.js
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1.0) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _line(stream: object, deadline: float) -> dict[str, object]:
@@ -46,7 +30,7 @@ def _line(stream: object, deadline: float) -> dict[str, object]:
 def test_sigterm_closes_the_phoenix_client_with_1012_and_a_clean_close(
     node: str, node_modules: Path, module_database_url: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DATABASE_URL=module_database_url)
     env.pop("BITNEXUS_ENV", None)
@@ -57,7 +41,7 @@ def test_sigterm_closes_the_phoenix_client_with_1012_and_a_clean_close(
         client = None
         try:
             deadline = time.monotonic() + 30
-            while not _healthy(url):
+            while not healthy(url):
                 assert server.poll() is None and time.monotonic() < deadline, "server not up"
                 time.sleep(0.1)
             client = subprocess.Popen(

@@ -15,18 +15,16 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from js_support import free_port, healthy
 
 __all__: list[str] = []
 
@@ -84,12 +82,6 @@ def _seed(env: dict[str, str], admin: AdminLogin) -> None:
         pytest.fail(f"bitnexus seed exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _text(output: str | bytes | None) -> str:
     # TimeoutExpired carries undecoded bytes even for text=True runs.
     if isinstance(output, bytes):
@@ -97,19 +89,11 @@ def _text(output: str | bytes | None) -> str:
     return output or ""
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1.0) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def server_url(module_database_url: str, admin_login: AdminLogin) -> Iterator[str]:
     """``python -m bitnexus serve --env test`` on a free port, its database seeded first;
     stopped with SIGTERM."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env["DATABASE_URL"] = module_database_url  # its own database, never a shared one
@@ -128,7 +112,7 @@ def server_url(module_database_url: str, admin_login: AdminLogin) -> Iterator[st
         )
         try:
             deadline = time.monotonic() + _SERVER_START_TIMEOUT
-            while not _healthy(url):
+            while not healthy(url):
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     pytest.fail(f"bitnexus serve did not become healthy at {url}:\n{log.read()}")
