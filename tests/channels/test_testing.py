@@ -13,6 +13,7 @@ import bitnexus.channels.testing as testing
 from bitnexus.actors import Node
 from bitnexus.actors.testing import Probe
 from bitnexus.channels import Channel, ChannelSocket, Error, Ok, Refuse, Reply, Socket, SocketState
+from bitnexus.channels.presence import Presence
 from bitnexus.channels.protocol import (
     Broadcast,
     Push,
@@ -413,9 +414,8 @@ async def test_a_case_on_a_given_node_stops_only_what_it_started():
         await node.shutdown()
 
 
-async def test_the_case_attaches_presence_when_it_is_available():
-    pytest.importorskip("bitnexus.channels.presence")
+async def test_the_case_attaches_presence_unless_told_not_to():
     async with channel_test() as ct:
-        assert ct.hub.presence is not None
+        assert isinstance(ct.hub.presence, Presence)
     async with channel_test(presence=False) as ct:
         assert ct.hub.presence is None
