@@ -62,6 +62,7 @@ from bench_channels_support import (
     Meter,
     free_port,
     profile_top,
+    reap,
     rss_bytes,
     settle,
     start_profiler,
@@ -190,11 +191,7 @@ class Client:
         with contextlib.suppress(OSError):
             if self.proc.stdin is not None:
                 self.proc.stdin.close()  # the client exits when its stdin closes
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        reap(self.proc, timeout=15)
         self._err.close()
 
 

@@ -185,12 +185,17 @@ class Server:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            reap(self.proc, timeout=20)
         self.err.close()
+
+
+def reap(proc: subprocess.Popen[Any], *, timeout: float) -> None:
+    """Wait up to ``timeout`` s for ``proc`` to exit, then kill it and wait."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @functools.cache
